@@ -1,0 +1,59 @@
+"""Shared fixtures: an isolated environment per test, real data paths, the real MiniLM files."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+from hubserver import hub_server, loopback_only, minilm_snapshot_dir  # noqa: F401  (fixture re-export)
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+_ZOO_VARS = ("ZOO_OFFLINE", "ZOO_HOME", "ZOO_REGISTRY", "ZOO_LOCKFILE", "ZOO_CONFIG", "ZOO_PLUGINS_STRICT",
+             "ZOO_LOAD_PLUGINS", "ZOO_DISABLE_PLUGINS", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Every test gets its own Hub cache and zoo home, and no user registry layers."""
+    base = tmp_path_factory.mktemp("env")
+    for var in _ZOO_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(base / "hf" / "hub"))
+    monkeypatch.setenv("HF_HOME", str(base / "hf"))
+    monkeypatch.setenv("ZOO_HOME", str(base / "zoo"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    from zoo import registry
+
+    registry._CACHE.clear()
+    yield base
+    registry._CACHE.clear()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> pathlib.Path:
+    if not SHARED_DATA.is_dir():
+        raise FileNotFoundError(f"{SHARED_DATA} is missing: the tests read real data from ../shared/data")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> pathlib.Path:
+    return minilm_snapshot_dir()
+
+
+@pytest.fixture
+def warm_cache(minilm_dir):
+    """Seed this test's Hub cache with the real all-MiniLM-L6-v2 files via `zoo hub import`'s code path."""
+    from zoo.config import settings
+    from zoo.hub import LockFile, import_directory
+    from zoo.registry import build_registry
+
+    s = settings()
+    entry = build_registry().entries["all-minilm-l6-v2"]
+    import_directory(minilm_dir, repo_id=entry.repo_id, revision=entry.revision, cache_dir=s.hf_cache,
+                     lock=LockFile(s.lockfile), entry=entry)
+    return entry

@@ -1,0 +1,38 @@
+"""Built-in plugin: the ``bert`` architecture (native torch BERT-family text encoders).
+
+Covers BERT, MiniLM, BGE, E5 and GTE checkpoints: anything whose ``config.json``
+is a ``BertModel`` with absolute position embeddings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zoo.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo.hub import ResolvedBackbone
+    from zoo.registry import BackboneEntry
+
+__all__ = ["build_bert_text", "register_architectures"]
+
+
+def build_bert_text(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, device: str = "cpu") -> Any:
+    """Build a :class:`zoo.models.text.TextEncoder` from verified snapshot files."""
+    from zoo.models.text import build_text_encoder
+
+    return build_text_encoder(
+        resolved.snapshot_dir,
+        weights_file=entry.weights_files[0].filename,
+        pooling=entry.pooling,
+        normalize=entry.normalize,
+        max_seq_length=entry.input.max_seq_length,
+        text_prefix=entry.input.text_prefix,
+        device=device,
+    )
+
+
+@hookimpl
+def register_architectures(register) -> None:
+    register("bert", build_bert_text,
+             summary="BERT-family text encoder in plain torch (BERT, MiniLM, BGE, E5, GTE).")

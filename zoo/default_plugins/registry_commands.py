@@ -1,0 +1,215 @@
+"""Built-in plugin: the registry and Hub commands (`list`, `info`, `pull`, `verify`, `hub`, `embed`).
+
+Nothing here imports torch at module level: `zoo --help` and `zoo list` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from zoo.hookspecs import hookimpl
+
+__all__ = ["register_commands"]
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r).rstrip() for r in [header, *rows])
+
+
+def _human(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
+
+# --- zoo list -----------------------------------------------------------------------------
+
+
+def _configure_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. '*minilm*'")
+    p.add_argument("--modality", choices=["text", "image"])
+    p.add_argument("--license")
+    p.add_argument("--architecture")
+    p.add_argument("--tag")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--verified", action="store_true", default=None, help="only entries with verified hashes")
+    g.add_argument("--tofu", action="store_true", help="only trust-on-first-use entries")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from zoo.registry import backbone_info, list_backbones
+
+    verified = True if args.verified else (False if args.tofu else None)
+    names = list_backbones(args.pattern, modality=args.modality, license=args.license,
+                           architecture=args.architecture, tag=args.tag, verified=verified)
+    entries = [backbone_info(n) for n in names]
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        return 0
+    rows = [[e.name, e.modality, e.architecture, _human(e.num_params), str(e.embedding_dim), e.license,
+             e.integrity, e.repo_id] for e in entries]
+    print(_table(rows, ["name", "modality", "arch", "params", "dim", "license", "integrity", "repo"]))
+    return 0
+
+
+# --- zoo info -----------------------------------------------------------------------------
+
+
+def _configure_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="backbone name (see `zoo list`)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from zoo.registry import backbone_info
+
+    e = backbone_info(args.name)
+    if args.json:
+        print(json.dumps(e.to_dict(), indent=2))
+        return 0
+    print(f"{e.name}  ({e.modality}, {e.architecture}, {_human(e.num_params)} params, {e.embedding_dim}-d, {e.license})")
+    if e.description:
+        print(f"  {e.description}")
+    print(f"  repo:      {e.repo_id}")
+    print(f"  revision:  {e.revision}")
+    print(f"  integrity: {e.integrity}" + ("  (hashes recorded in the lock file on first download)"
+                                          if e.integrity == "tofu" else ""))
+    print(f"  pooling:   {e.pooling}{', normalized' if e.normalize else ''}")
+    inp = {k: v for k, v in e.to_dict()["input"].items()}
+    print(f"  input:     {inp}")
+    print(f"  source:    {e.source}")
+    print("  files:")
+    for f in e.files:
+        print(f"    {f.filename:<28} {f.sha256 or 'tofu'}")
+    if e.references:
+        print("  published results:")
+        for r in e.references:
+            print(f"    {r.task}: {r.metric} {r.value}  [{r.protocol}]\n      source: {r.source}")
+    return 0
+
+
+# --- zoo pull / verify --------------------------------------------------------------------
+
+
+def _configure_pull(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", help="backbone names")
+    p.add_argument("--all", action="store_true", help="every registered backbone")
+
+
+def _entries(args: argparse.Namespace):
+    from zoo.registry import backbone_info, get_registry
+
+    if getattr(args, "all", False) or not args.names:
+        return list(get_registry())
+    return [backbone_info(n) for n in args.names]
+
+
+def _run_pull(args: argparse.Namespace) -> int:
+    from zoo.hub import resolve
+
+    if not args.names and not args.all:
+        print("zoo pull: name at least one backbone, or --all", file=sys.stderr)
+        return 2
+    for e in _entries(args):
+        r = resolve(e)
+        what = f"downloaded {len(r.downloaded)} file(s)" if r.downloaded else "already cached"
+        print(f"{e.name}: {e.repo_id}@{e.revision} {what}, {len(r.sha256)} file(s) verified")
+        for name in r.recorded:
+            print(f"  recorded {name} sha256 {r.sha256[name]} in the lock file (trust on first use)")
+    return 0
+
+
+def _configure_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", help="backbone names (default: every registered backbone)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from zoo.config import settings
+    from zoo.hub import LockFile, verify_cached
+
+    s = settings()
+    checks = verify_cached(_entries(args), cache_dir=s.hf_cache, lock=LockFile(s.lockfile))
+    if args.json:
+        print(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        for c in checks:
+            line = f"{c.status.upper():<9} {c.backbone}: {c.filename}"
+            if c.status == "mismatch":
+                line += f"\n          expected {c.expected}\n          actual   {c.actual}\n          at {c.path}"
+            print(line)
+    bad = [c for c in checks if c.status == "mismatch"]
+    if bad:
+        print(f"zoo verify: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
+              file=sys.stderr)
+    return 1 if bad else 0
+
+
+# --- zoo hub import -----------------------------------------------------------------------
+
+
+def _configure_hub(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="hub_command", metavar="ACTION", required=True)
+    imp = sub.add_parser("import", help="place a local directory of repo files into the Hub cache",
+                         description="Copy DIR into the standard Hub cache as REPO@REVISION, checked "
+                                     "against the registry's hashes (air-gapped set-up).")
+    imp.add_argument("dir", help="directory holding the repo's files")
+    imp.add_argument("--repo", required=True, help="Hub repo id, e.g. sentence-transformers/all-MiniLM-L6-v2")
+    imp.add_argument("--revision", required=True, help="the full 40-hex commit the files come from")
+    imp.add_argument("--files", nargs="*", help="only these files (default: the registry entry's files)")
+
+
+def _run_hub(args: argparse.Namespace) -> int:
+    from zoo.config import settings
+    from zoo.hub import LockFile, import_directory
+    from zoo.registry import get_registry
+
+    s = settings()
+    entry = next((e for e in get_registry() if e.repo_id == args.repo and e.revision == args.revision), None)
+    report = import_directory(args.dir, repo_id=args.repo, revision=args.revision, cache_dir=s.hf_cache,
+                              lock=LockFile(s.lockfile), entry=entry, files=args.files)
+    print(f"imported {len(report.sha256)} file(s) of {report.repo_id}@{report.revision} into {report.snapshot_dir}")
+    print(f"checked against: {report.checked_against}")
+    return 0
+
+
+# --- zoo embed ----------------------------------------------------------------------------
+
+
+def _configure_embed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="backbone name")
+    p.add_argument("texts", nargs="+", help="sentences to embed")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dims", type=int, default=6, help="how many leading dimensions to print")
+
+
+def _run_embed(args: argparse.Namespace) -> int:
+    import zoo
+
+    model = zoo.load_backbone(args.name, device=args.device)
+    r = model.resolved
+    print(f"backbone {r.entry.name}: {r.repo_id} @ {r.revision}")
+    for f in r.entry.weights_files:
+        print(f"  {f.filename} sha256 {r.sha256[f.filename]} (verified)")
+    emb = model.encode(list(args.texts))
+    for text, vec in zip(args.texts, emb):
+        head = ", ".join(f"{x:+.4f}" for x in vec[: args.dims])
+        print(f"  [{head}, ...] ({len(vec)}-d, norm {float((vec ** 2).sum() ** 0.5):.3f})  {text!r}")
+    return 0
+
+
+@hookimpl
+def register_commands(register) -> None:
+    register("list", configure=_configure_list, run=_run_list, summary="List registered backbones.")
+    register("info", configure=_configure_info, run=_run_info, summary="Show one backbone's registry entry.")
+    register("pull", configure=_configure_pull, run=_run_pull, summary="Download and verify backbones.")
+    register("verify", configure=_configure_verify, run=_run_verify,
+             summary="Re-hash cached files against the registry and lock file.")
+    register("hub", configure=_configure_hub, run=_run_hub, summary="Hub cache tools: `zoo hub import DIR`.")
+    register("embed", configure=_configure_embed, run=_run_embed,
+             summary="Embed sentences with a backbone and print the vectors.")

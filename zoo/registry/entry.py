@@ -1,0 +1,98 @@
+"""The metadata of one pretrained backbone: one frozen dataclass, as timm's ``PretrainedCfg``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = ["FileSpec", "InputSpec", "Reference", "BackboneEntry", "Integrity", "Modality"]
+
+Integrity = Literal["verified", "tofu"]
+Modality = Literal["text", "image"]
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a Hub repo that an entry needs; ``sha256`` is None for trust-on-first-use."""
+
+    filename: str
+    sha256: str | None
+
+    @property
+    def is_weights(self) -> bool:
+        return self.filename.endswith(".safetensors")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the backbone expects as input."""
+
+    max_seq_length: int | None = None
+    text_prefix: str = ""
+    image_size: tuple[int, ...] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published result for this backbone, with where it was published."""
+
+    task: str
+    metric: str
+    value: float
+    source: str
+    protocol: str = ""
+
+
+@dataclass(frozen=True)
+class BackboneEntry:
+    """Everything the zoo knows about one pretrained backbone.
+
+    ``revision`` is always a full 40-hex commit; ``files`` lists every file the
+    backbone needs with its sha256. ``integrity`` says whether those hashes were
+    verified by the registry's authors (``verified``) or are recorded in the lock
+    file on first download (``tofu``). ``source`` names the registry layer (a file
+    path, or ``plugin:NAME``) the entry came from.
+    """
+
+    name: str
+    architecture: str
+    repo_id: str
+    revision: str
+    files: tuple[FileSpec, ...]
+    modality: Modality
+    license: str
+    num_params: int
+    embedding_dim: int
+    input: InputSpec = field(default_factory=InputSpec)
+    pooling: str = "mean"
+    normalize: bool = False
+    integrity: Integrity = "verified"
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
+    paper: str = ""
+    source: str = "<builtin>"
+
+    @property
+    def weights_files(self) -> tuple[FileSpec, ...]:
+        return tuple(f for f in self.files if f.is_weights)
+
+    @property
+    def hub_url(self) -> str:
+        return f"https://huggingface.co/{self.repo_id}/tree/{self.revision}"
+
+    def file(self, filename: str) -> FileSpec:
+        for f in self.files:
+            if f.filename == filename:
+                return f
+        raise KeyError(filename)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (files as ``{filename: sha256}``)."""
+        d = asdict(self)
+        d["files"] = {f.filename: f.sha256 for f in self.files}
+        d["tags"] = list(self.tags)
+        d["input"] = {k: v for k, v in d["input"].items() if v not in (None, "")}
+        return d
