@@ -1,0 +1,86 @@
+"""The registry and Hub commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hubserver import MINILM_COMMIT, MINILM_REPO_ID
+
+from zoo.cli.main import main
+
+MINILM_SHA = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_json_lists_the_registry(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    data = json.loads(out)
+    assert code == 0 and {d["name"] for d in data} >= {"all-minilm-l6-v2", "bge-small-en-v1.5"}
+    minilm = next(d for d in data if d["name"] == "all-minilm-l6-v2")
+    assert minilm["files"]["model.safetensors"] == MINILM_SHA and minilm["revision"] == MINILM_COMMIT
+
+
+def test_list_filters(capsys):
+    code, out, _ = run(capsys, "list", "*minilm*", "--verified")
+    assert code == 0 and "all-minilm-l6-v2" in out and "all-minilm-l12-v2" not in out
+
+
+def test_info_shows_commit_and_hashes(capsys):
+    code, out, _ = run(capsys, "info", "all-minilm-l6-v2")
+    assert code == 0 and MINILM_COMMIT in out and MINILM_SHA in out and "80.04" in out
+
+
+def test_unknown_name_is_a_clear_error(capsys):
+    code, _, err = run(capsys, "info", "all-minilm-l6")
+    assert code == 1 and "Did you mean: 'all-minilm-l6-v2'" in err
+
+
+def test_import_then_verify_then_tamper(capsys, minilm_dir, tmp_path):
+    code, out, _ = run(capsys, "hub", "import", str(minilm_dir), "--repo", MINILM_REPO_ID, "--revision", MINILM_COMMIT)
+    assert code == 0 and "registry entry 'all-minilm-l6-v2'" in out
+    code, out, _ = run(capsys, "verify", "all-minilm-l6-v2")
+    assert code == 0 and out.count("OK") == 9
+    from zoo.config import settings
+
+    blob = (settings().hf_cache / "models--sentence-transformers--all-MiniLM-L6-v2" / "snapshots" / MINILM_COMMIT
+            / "config.json").resolve()
+    blob.write_text(blob.read_text().replace("384", "385"))
+    code, out, err = run(capsys, "verify", "all-minilm-l6-v2")
+    assert code == 1 and "MISMATCH" in out and "config.json" in out and "zoo pull" in err
+
+
+def test_import_refuses_branch_names(capsys, minilm_dir):
+    code, _, err = run(capsys, "hub", "import", str(minilm_dir), "--repo", MINILM_REPO_ID, "--revision", "main")
+    assert code == 1 and "40-hex" in err
+
+
+def test_pull_downloads_from_local_hub(capsys, hub_server, monkeypatch, minilm_dir):
+    hub_server.add_repo_from_dir(MINILM_REPO_ID, minilm_dir, commit_sha=MINILM_COMMIT)
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    code, out, _ = run(capsys, "pull", "all-minilm-l6-v2")
+    assert code == 0 and "downloaded 9 file(s)" in out and "9 file(s) verified" in out
+
+
+def test_offline_pull_on_cold_cache_says_what_to_do(capsys, monkeypatch):
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    code, _, err = run(capsys, "pull", "all-minilm-l6-v2")
+    assert code == 1 and "zoo hub import" in err and "zoo pull all-minilm-l6-v2" in err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"]])
+def test_help_and_list_do_not_import_torch(argv):
+    code = (
+        "import sys; from zoo.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'numpy', 'sklearn', 'huggingface_hub') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
