@@ -41,12 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         manager = get_manager()
-    except ZooError as exc:  # strict mode and a plugin failed
+        parser = build_parser(manager)  # collecting commands may record more plugin failures
+    except ZooError as exc:  # strict mode and a plugin failed, or two plugins claim one command
         print(f"zoo: error: {exc}", file=sys.stderr)
         return 1
     for line in format_failures(manager):
         print(line, file=sys.stderr)
-    parser = build_parser(manager)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

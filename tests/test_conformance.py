@@ -1,0 +1,214 @@
+"""The conformance kit (zoo.testing) passes on every builtin and first-party plugin, and catches
+components that break their contracts."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import pathlib
+import subprocess
+import sys
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+from torch import nn
+
+from zoo.contracts import CompressionReport, FreezeReport, module_size_bytes
+from zoo.hookspecs import hookimpl
+from zoo.plugins import DEFAULT_PLUGINS
+from zoo.testing import check_component, components_of, parametrize_with_checks
+
+FIRST_PARTY = pathlib.Path(__file__).resolve().parents[1] / "plugins"
+
+
+def _import_first_party(dist: str, package: str) -> types.ModuleType:
+    """Import a first-party plugin package from its source tree without putting src/ on sys.path
+    (where a stray *.egg-info would make it an installed entry-point plugin for every test)."""
+    if package in sys.modules:
+        return sys.modules[package]
+    pkg_dir = FIRST_PARTY / dist / "src" / package
+    spec = importlib.util.spec_from_file_location(package, pkg_dir / "__init__.py",
+                                                  submodule_search_locations=[str(pkg_dir)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+zoo_knn_probe = _import_first_party("zoo-knn-probe", "zoo_knn_probe")
+zoo_plugin_template = _import_first_party("zoo-plugin-template", "zoo_plugin_template")
+
+BUILTINS = tuple(f"zoo.default_plugins.{m}" for m in DEFAULT_PLUGINS)
+
+
+@parametrize_with_checks(*BUILTINS, zoo_knn_probe, zoo_plugin_template)
+def test_builtin_and_first_party_components_conform(component, check):
+    check(component)
+
+
+def test_every_first_party_plugin_is_checked():
+    dirs = {p.name for p in FIRST_PARTY.iterdir() if (p / "pyproject.toml").is_file()}
+    assert dirs == {"zoo-knn-probe", "zoo-plugin-template"}
+
+
+# --- an honest compression pass, and components that break their contracts -------------
+
+
+@dataclass(frozen=True)
+class Fp16Options:
+    atol: float = field(default=1e-2, metadata={"help": "promised absolute tolerance"})
+
+
+def fp16_weights(model, options=None, *, example_inputs=None):
+    """Round every weight to float16 precision (storage counted at 2 bytes per element)."""
+    opts = options or Fp16Options()
+    original = module_size_bytes(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.half().float())
+    size = sum(p.numel() * 2 for p in model.parameters())
+    return CompressionReport(model, size, original, atol=opts.atol, rtol=1e-3)
+
+
+def _one(kind_hook: str, name: str, obj, options=None):
+    mod = types.ModuleType(f"plugin_{name}")
+    setattr(mod, kind_hook, hookimpl(lambda register: register(name, obj, options=options)))
+    (comp,) = components_of(mod, name=name)
+    return comp
+
+
+def test_an_honest_compression_pass_passes():
+    check_component(_one("register_compression_passes", "fp16", fp16_weights, Fp16Options))
+
+
+def test_a_compression_pass_beyond_its_tolerance_fails():
+    def noisy(model, options=None, *, example_inputs=None):
+        """Adds noise but promises near-exactness."""
+        original = module_size_bytes(model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1)
+        return CompressionReport(model, original // 2, original, atol=1e-6)
+
+    with pytest.raises(AssertionError, match="beyond the stated atol=1e-06"):
+        check_component(_one("register_compression_passes", "noisy", noisy))
+
+
+def test_a_compression_pass_must_report_sizes():
+    def sizeless(model, options=None, *, example_inputs=None):
+        """Reports no size."""
+        return CompressionReport(model, 0, module_size_bytes(model), atol=0.0)
+
+    with pytest.raises(AssertionError, match="size_bytes must be a positive int"):
+        check_component(_one("register_compression_passes", "sizeless", sizeless))
+
+
+def test_a_head_with_the_wrong_shape_fails():
+    def build(in_features, num_classes, options=None):
+        """Forgets num_classes."""
+        return nn.Linear(in_features, 2)
+
+    with pytest.raises(AssertionError, match=r"head 'two' .*expected \(4, 5\)"):
+        check_component(_one("register_heads", "two", build))
+
+
+def test_a_freezing_policy_that_misreports_fails():
+    def liar(model, options=None, *, head_prefix="head"):
+        """Claims to train only the head but trains everything."""
+        for p in model.parameters():
+            p.requires_grad_(True)
+        head = tuple(n for n, _ in model.named_parameters() if n.startswith("head."))
+        return FreezeReport(head, 0, 0, 0)
+
+    with pytest.raises(AssertionError, match="trainable but not claimed"):
+        check_component(_one("register_freezing_policies", "liar", liar))
+
+
+def test_a_freezing_policy_that_depends_on_the_starting_flags_fails():
+    def relative(model, options=None, *, head_prefix="head"):
+        """Only ever unfreezes the head."""
+        for n, p in model.named_parameters():
+            if n.startswith("head."):
+                p.requires_grad_(True)
+        return FreezeReport.from_model(model)
+
+    with pytest.raises(AssertionError, match="set requires_grad on every parameter"):
+        check_component(_one("register_freezing_policies", "relative", relative))
+
+
+class UnseededProbe:
+    """A probe whose predictions change from fit to fit."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def get_params(self, deep=True):
+        return {"seed": self.seed}
+
+    def set_params(self, **params):
+        self.seed = params.get("seed", self.seed)
+        return self
+
+    def fit(self, X, y):
+        import numpy as np
+
+        self.classes_ = np.unique(y)
+        self.rng_ = np.random.default_rng()
+        return self
+
+    def predict(self, X):
+        from sklearn.exceptions import NotFittedError
+
+        if not hasattr(self, "rng_"):
+            raise NotFittedError("fit first")
+        return self.rng_.choice(self.classes_, size=len(X))
+
+    def score(self, X, y):
+        return float((self.predict(X) == y).mean())
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    seed: int = field(default=0, metadata={"help": "ignored seed"})
+
+
+def test_a_nondeterministic_evaluator_fails():
+    comp = _one("register_evaluators", "dice", UnseededProbe, SeedOptions)
+    with pytest.raises(AssertionError, match="with seed=0 gave different results"):
+        from zoo.testing.checks import check_evaluator_deterministic
+
+        check_evaluator_deterministic(comp)
+
+
+def test_the_kit_is_a_pytest_plugin(tmp_path):
+    """A plugin author's test file: the kit's fixtures come from the pytest11 entry point."""
+    test_file = tmp_path / "test_author.py"
+    test_file.write_text(textwrap.dedent('''
+        import zoo_plugin_template
+        from zoo.testing import parametrize_with_checks
+
+        @parametrize_with_checks(zoo_plugin_template)
+        def test_conformance(component, check):
+            check(component)
+
+        def test_fixtures(zoo_register, zoo_plugin_manager):
+            pm = zoo_register(zoo_plugin_template, "template")
+            assert [n for n, _ in pm.list_name_plugin()] == ["template"]
+            assert pm.get_plugin("zoo.default_plugins.heads") is None
+            assert zoo_plugin_manager.get_plugin("zoo.default_plugins.heads") is not None
+    '''))
+    env = {"PYTHONPATH": str(FIRST_PARTY / "zoo-plugin-template" / "src"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "5 passed" in proc.stdout
+
+
+def test_deepcopy_keeps_reference_models_usable():
+    from zoo.testing.models import tiny_bert, token_batch
+
+    model = copy.deepcopy(tiny_bert(layers=1))
+    assert model(token_batch()).shape == (4, 3)

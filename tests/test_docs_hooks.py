@@ -1,0 +1,53 @@
+"""docs/hooks.md is generated from the hookspecs and component schemas, complete and current."""
+
+from __future__ import annotations
+
+import inspect
+import pathlib
+
+import pytest
+
+from zoo.docgen import hook_specs, main, render_hooks
+from zoo.plugins import describe_options, list_components, make_manager
+
+DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
+
+
+@pytest.fixture(scope="module")
+def pm():
+    return make_manager(entry_points=False)
+
+
+def test_docs_hooks_md_is_current(pm):
+    assert DOC.read_text(encoding="utf-8") == render_hooks(pm), (
+        "docs/hooks.md is stale: run `python -m zoo.docgen hooks` and commit the result"
+    )
+
+
+@pytest.mark.parametrize("name, fn", [(n, f) for n, f, _ in hook_specs()])
+def test_every_hook_is_documented(name, fn):
+    doc = inspect.getdoc(fn) or ""
+    assert doc.strip(), f"hook {name} has no docstring"
+    for param in inspect.signature(fn).parameters:
+        assert f"``{param}``" in doc or f"{param}(" in doc, f"hook {name}: parameter {param!r} is not documented"
+    assert f"### `{name}`" in DOC.read_text(encoding="utf-8")
+
+
+def test_every_builtin_option_is_documented(pm):
+    text = DOC.read_text(encoding="utf-8")
+    comps = list_components(manager=pm)
+    assert comps
+    for comp in comps:
+        assert f"#### `{comp.name}`" in text, f"{comp.kind} {comp.name} missing from docs/hooks.md"
+        for opt in describe_options(comp.options):
+            assert opt.help.strip(), f"{comp.kind} {comp.name}: option {opt.name} has no help"
+            assert f"| `{opt.name}` |" in text and opt.help.replace("|", "\\|") in text
+
+
+def test_check_mode_detects_a_stale_file(tmp_path, capsys):
+    out = tmp_path / "hooks.md"
+    assert main(["hooks", "-o", str(out)]) == 0
+    assert main(["hooks", "--check", "-o", str(out)]) == 0
+    out.write_text(out.read_text() + "\nhand edit\n")
+    assert main(["hooks", "--check", "-o", str(out)]) == 1
+    assert "stale" in capsys.readouterr().err

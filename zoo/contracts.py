@@ -1,0 +1,118 @@
+"""What the object behind each kind of component must be, and the reports they return.
+
+=================  ==========================================================================
+Kind               Object registered
+=================  ==========================================================================
+``head``           :class:`HeadBuilder`: ``build(in_features, num_classes, options) -> nn.Module``
+``freezing``       :class:`FreezingPolicy`: ``apply(model, options, *, head_prefix) -> FreezeReport``
+``compression``    :class:`CompressionPass`: ``apply(model, options, *, example_inputs) -> CompressionReport``
+``evaluator``      a scikit-learn style estimator class (constructor arguments = option fields)
+``command``        :class:`zoo.plugins.Command` (built by the ``register`` of ``register_commands``)
+=================  ==========================================================================
+
+The conformance kit (:mod:`zoo.testing`) checks these contracts. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "FreezeReport",
+    "CompressionReport",
+    "HeadBuilder",
+    "FreezingPolicy",
+    "CompressionPass",
+    "module_size_bytes",
+]
+
+
+@dataclass(frozen=True)
+class FreezeReport:
+    """The outcome of a freezing policy.
+
+    ``trainable``: names of the parameters left with ``requires_grad=True``, in
+    ``named_parameters()`` order; ``frozen_count``: how many parameter tensors were frozen;
+    ``trainable_params`` / ``frozen_params``: element counts.
+    """
+
+    trainable: tuple[str, ...]
+    frozen_count: int
+    trainable_params: int
+    frozen_params: int
+
+    @property
+    def total_params(self) -> int:
+        return self.trainable_params + self.frozen_params
+
+    @classmethod
+    def from_model(cls, model: torch.nn.Module) -> FreezeReport:
+        """Read the report off ``model``'s current ``requires_grad`` flags."""
+        trainable: list[str] = []
+        frozen_count = trainable_params = frozen_params = 0
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                trainable.append(name)
+                trainable_params += param.numel()
+            else:
+                frozen_count += 1
+                frozen_params += param.numel()
+        return cls(tuple(trainable), frozen_count, trainable_params, frozen_params)
+
+
+@dataclass(frozen=True)
+class CompressionReport:
+    """The outcome of a compression pass.
+
+    ``model``: the compressed module (may be the input, changed in place); ``size_bytes`` and
+    ``original_size_bytes``: storage of parameters and buffers after and before; ``atol`` and
+    ``rtol``: the pass promises ``torch.allclose(compressed(x), original(x), atol=atol, rtol=rtol)``
+    on inputs like the ones it was calibrated for.
+    """
+
+    model: Any
+    size_bytes: int
+    original_size_bytes: int
+    atol: float
+    rtol: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        """``original_size_bytes / size_bytes`` (greater than 1 when the pass shrank the model)."""
+        return self.original_size_bytes / self.size_bytes if self.size_bytes else float("inf")
+
+
+class HeadBuilder(Protocol):
+    """Builds a task head mapping ``(batch, in_features)`` to ``(batch, num_classes)``."""
+
+    def __call__(self, in_features: int, num_classes: int, options: Any = None) -> torch.nn.Module: ...
+
+
+class FreezingPolicy(Protocol):
+    """Sets ``requires_grad`` on every parameter of ``model`` and reports the result."""
+
+    def __call__(self, model: torch.nn.Module, options: Any = None, *, head_prefix: str = "head") -> FreezeReport: ...
+
+
+class CompressionPass(Protocol):
+    """Compresses ``model`` and reports its size and output tolerance."""
+
+    def __call__(
+        self, model: torch.nn.Module, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None
+    ) -> CompressionReport: ...
+
+
+def module_size_bytes(module: torch.nn.Module) -> int:
+    """Bytes taken by ``module``'s parameters and buffers (shared tensors counted once)."""
+    seen: set[int] = set()
+    total = 0
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        total += tensor.numel() * tensor.element_size()
+    return total

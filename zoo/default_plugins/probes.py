@@ -1,0 +1,36 @@
+"""Builtin evaluator: ``logistic-probe`` (scikit-learn LogisticRegression on frozen features).
+
+The estimator class lives in :mod:`zoo.probes.logistic` and is imported only when evaluators
+are collected, so importing this module stays free of scikit-learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..hookspecs import hookimpl
+
+__all__ = ["LogisticProbeOptions"]
+
+
+@dataclass(frozen=True)
+class LogisticProbeOptions:
+    """Options of ``logistic-probe`` (the constructor arguments of ``LogisticProbe``)."""
+
+    C: float = field(default=1.0, metadata={"help": "inverse L2 regularization strength (larger: weaker)"})
+    max_iter: int = field(default=1000, metadata={"help": "maximum lbfgs iterations"})
+    standardize: bool = field(default=True, metadata={"help": "z-score features with training-set statistics"})
+    seed: int = field(default=0, metadata={"help": "random seed passed to the solver"})
+
+    def __post_init__(self) -> None:
+        if not self.C > 0:
+            raise ValueError(f"C must be positive, got {self.C}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter must be at least 1, got {self.max_iter}")
+
+
+@hookimpl
+def register_evaluators(register):
+    from ..probes.logistic import LogisticProbe
+
+    register("logistic-probe", LogisticProbe, options=LogisticProbeOptions)

@@ -1,0 +1,66 @@
+"""``LogisticProbe``: multinomial logistic regression on frozen features (a linear probe)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+__all__ = ["LogisticProbe"]
+
+
+class LogisticProbe(ClassifierMixin, BaseEstimator):
+    """Logistic-regression probe on frozen features (scikit-learn LogisticRegression, lbfgs).
+
+    Parameters are the ``logistic-probe`` options: ``C`` (inverse L2 strength), ``max_iter``,
+    ``standardize`` (z-score features with statistics of the training set first) and ``seed``.
+    Fitted attributes: ``classes_``, ``n_features_in_``, ``n_iter_``, ``model_`` (the fitted pipeline).
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0):
+        self.C = C
+        self.max_iter = max_iter
+        self.standardize = standardize
+        self.seed = seed
+
+    def fit(self, X, y):
+        """Fit on features ``X`` of shape (n_samples, n_features) and labels ``y``; returns self."""
+        X, y = check_X_y(X, y, dtype=np.float64)
+        check_classification_targets(y)
+        if not self.C > 0:
+            raise ValueError(f"C must be positive, got {self.C}")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes to fit a probe, got {len(self.classes_)} class")
+        clf = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
+        self.model_ = make_pipeline(StandardScaler(), clf) if self.standardize else make_pipeline(clf)
+        self.model_.fit(X, y)
+        self.n_features_in_ = X.shape[1]
+        self.n_iter_ = clf.n_iter_
+        return self
+
+    def _X(self, X):
+        check_is_fitted(self, "model_")
+        X = check_array(X, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input."
+            )
+        return X
+
+    def decision_function(self, X):
+        X = self._X(X)
+        return self.model_.decision_function(X)
+
+    def predict_proba(self, X):
+        X = self._X(X)
+        return self.model_.predict_proba(X)
+
+    def predict(self, X):
+        X = self._X(X)
+        return self.model_.predict(X)
