@@ -22,6 +22,10 @@ $(VENV)/.setup: pyproject.toml $(BIN)/python
 
 $(VENV)/.setup-test: $(VENV)/.setup
 	$(BIN)/pip install -q -e ".[test]"
+	# headless Chromium for the catalog's browser tests, from Debian's packages
+	command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; } || \
+	  echo "make: chromium could not be installed; the browser tests will be skipped"
 	touch $@
 
 setup: $(VENV)/.setup

@@ -84,3 +84,31 @@ def test_help_and_list_do_not_import_torch(argv):
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_load_backbone_offline_end_to_end(warm_cache, monkeypatch, capsys):
+    """The demo path: offline, warm cache, through the registry, the Hub cache and the native encoder."""
+    import numpy as np
+
+    import zoo
+
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    model = zoo.load_backbone("all-minilm-l6-v2")
+    assert model.pretrained_cfg.name == "all-minilm-l6-v2" and model.load_report.missing == ()
+    assert model.resolved.sha256["model.safetensors"] == MINILM_SHA
+    emb = model.encode(["I lost my card", "How do I top up?"])
+    assert emb.shape == (2, 384) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    code, out, _ = run(capsys, "embed", "all-minilm-l6-v2", "hello world")
+    assert code == 0 and MINILM_COMMIT in out and MINILM_SHA in out and "384-d" in out
+
+
+def test_text_prefix_is_prepended(warm_cache, monkeypatch):
+    import numpy as np
+
+    import zoo
+
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    model = zoo.load_backbone("all-minilm-l6-v2")
+    plain = model.encode(["query: where is my card"])
+    model.text_prefix = "query: "
+    assert np.allclose(model.encode(["where is my card"]), plain, atol=1e-6)

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "registry_commands",
     "datasets",
     "runner_commands",
+    "catalog_commands",
     "compression",
 )
 """Builtin plugin modules under ``zoo.default_plugins``, registered as ``zoo.default_plugins.NAME``."""

@@ -1,0 +1,272 @@
+"""A BERT-family encoder in plain torch, parameter-compatible with Hugging Face ``BertModel``.
+
+Parameter names equal the keys of a Hugging Face ``BertModel`` state dict
+(``embeddings.word_embeddings.weight``, ``encoder.layer.0.attention.self.query.weight``, ...),
+so a Hub ``model.safetensors`` loads directly with :func:`zoo.weights.load_into`;
+:func:`hf_key_map` also accepts checkpoints saved from task models (keys under ``bert.``).
+Attention runs through :func:`torch.nn.functional.scaled_dot_product_attention`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from zoo.errors import ArchitectureError
+
+__all__ = ["BertConfig", "BertModel", "hf_key_map"]
+
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "gelu": F.gelu,  # exact (erf) GELU, as Hugging Face's "gelu"
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+}
+_REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """Hyper-parameters of a BERT encoder (names as in a Hugging Face ``config.json``)."""
+
+    vocab_size: int
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    pad_token_id: int = 0
+    initializer_range: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.hidden_act not in _ACTIVATIONS:
+            raise ArchitectureError(
+                f"hidden_act {self.hidden_act!r} is not supported; use one of {sorted(_ACTIVATIONS)}."
+            )
+        if self.hidden_size % self.num_attention_heads:
+            raise ArchitectureError(
+                f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}."
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_hf_config(cls, config: Mapping[str, Any]) -> "BertConfig":
+        """Build from a Hugging Face ``config.json`` dict; unknown keys are ignored.
+
+        Raises:
+            ArchitectureError: a required key is absent, the model type is not BERT, or the
+                position embeddings are not absolute.
+        """
+        model_type = config.get("model_type", "bert")
+        if model_type != "bert":
+            raise ArchitectureError(f"model_type {model_type!r} is not a BERT checkpoint; this encoder reads 'bert'.")
+        position = config.get("position_embedding_type", "absolute")
+        if position != "absolute":
+            raise ArchitectureError(
+                f"position_embedding_type {position!r} is not supported; only 'absolute' is implemented."
+            )
+        absent = [key for key in _REQUIRED if key not in config]
+        if absent:
+            raise ArchitectureError(f"BERT config lacks required keys: {', '.join(absent)}.")
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in config.items() if k in names and v is not None}
+        return cls(**values)
+
+
+def hf_key_map(key: str) -> str | None:
+    """Map a Hugging Face BERT checkpoint key to a :class:`BertModel` parameter name.
+
+    Strips a task model's ``bert.`` prefix and drops the ``embeddings.position_ids`` buffer
+    that older checkpoints carry (positions are computed, not stored).
+    """
+    if key.startswith("bert."):
+        key = key[len("bert.") :]
+    if key in ("embeddings.position_ids", "embeddings.token_type_ids"):
+        return None
+    return key
+
+
+# --- building blocks (attribute names follow Hugging Face so parameter names match) -------
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
+        self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
+        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor) -> Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        x = x + self.position_embeddings(positions)
+        return self.dropout(self.LayerNorm(x))
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.heads, self.head_dim = cfg.num_attention_heads, cfg.head_dim
+        self.query = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.key = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.value = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.dropout_p = cfg.attention_probs_dropout_prob
+
+    def _split(self, x: Tensor) -> Tensor:  # (B, T, H) -> (B, heads, T, head_dim)
+        return x.unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
+        p = self.dropout_p if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        return out.transpose(1, 2).flatten(2)
+
+
+class _AddNorm(nn.Module):
+    """dense -> dropout -> residual add -> LayerNorm (``attention.output`` and ``output``)."""
+
+    def __init__(self, cfg: BertConfig, in_features: int):
+        super().__init__()
+        self.dense = nn.Linear(in_features, cfg.hidden_size)
+        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+
+    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class _Attention(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.self = _SelfAttention(cfg)
+        self.output = _AddNorm(cfg, cfg.hidden_size)
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        return self.output(self.self(x, mask), x)
+
+
+class _Intermediate(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.act = _ACTIVATIONS[cfg.hidden_act]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.dense(x))
+
+
+class _Layer(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.attention = _Attention(cfg)
+        self.intermediate = _Intermediate(cfg)
+        self.output = _AddNorm(cfg, cfg.intermediate_size)
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        x = self.attention(x, mask)
+        return self.output(self.intermediate(x), x)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(_Layer(cfg) for _ in range(cfg.num_hidden_layers))
+
+
+class _Pooler(nn.Module):
+    """BERT's pooler: tanh(dense(first token)). Used by NSP/classification checkpoints."""
+
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))
+
+
+# --- the model ----------------------------------------------------------------------------
+
+
+def _attention_mask(attention_mask: Tensor | None) -> Tensor | None:
+    """(B, T) 1/0 mask -> boolean (B, 1, 1, T) broadcast over heads and queries; None if no padding."""
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    return attention_mask.bool()[:, None, None, :]
+
+
+class BertModel(nn.Module):
+    """The BERT encoder. ``forward`` returns the last hidden states ``(B, T, hidden_size)``.
+
+    ``add_pooling_layer=True`` adds ``pooler.dense`` (for checkpoints whose heads use it);
+    sentence encoders do not need it.
+    """
+
+    def __init__(self, config: BertConfig, *, add_pooling_layer: bool = False):
+        super().__init__()
+        self.config = config
+        self.embeddings = _Embeddings(config)
+        self.encoder = _Encoder(config)
+        self.pooler = _Pooler(config) if add_pooling_layer else None
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+        if isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    def hidden_states(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None
+    ) -> tuple[Tensor, ...]:
+        """All hidden states: the embedding output, then each layer's output (``L + 1`` tensors)."""
+        self._check_length(input_ids)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        mask = _attention_mask(attention_mask)
+        states = [self.embeddings(input_ids, token_type_ids)]
+        for layer in self.encoder.layer:
+            states.append(layer(states[-1], mask))
+        return tuple(states)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None
+    ) -> Tensor:
+        """Last hidden states ``(B, T, H)``. ``attention_mask`` is 1 for tokens, 0 for padding."""
+        return self.hidden_states(input_ids, attention_mask, token_type_ids)[-1]
+
+    def _check_length(self, input_ids: Tensor) -> None:
+        if input_ids.shape[-1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {input_ids.shape[-1]} exceeds max_position_embeddings "
+                f"{self.config.max_position_embeddings}; truncate the input."
+            )
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"layers={c.num_hidden_layers}, hidden={c.hidden_size}, heads={c.num_attention_heads}"
+

@@ -1,0 +1,328 @@
+"""Sentence embeddings from a BERT snapshot: tokenizer + :class:`BertModel` + pooling.
+
+:func:`build_text_encoder` reads a Hugging Face / sentence-transformers snapshot directory
+(``config.json``, ``tokenizer.json``, ``model.safetensors`` and, when present,
+``modules.json``, ``sentence_bert_config.json`` and the pooling module's ``config.json``) and
+returns a :class:`TextEncoder` whose ``encode`` matches ``SentenceTransformer.encode``.
+Explicit arguments win over what the snapshot's files declare.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from zoo.errors import ArchitectureError
+from zoo.models.bert import BertConfig, BertModel, hf_key_map
+from zoo.weights import LoadReport, load_into
+
+__all__ = ["POOLING_MODES", "TextEncoder", "build_text_encoder", "read_snapshot_settings"]
+
+#: Pooling modes, and the sentence-transformers ``1_Pooling/config.json`` flag of each.
+POOLING_MODES = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens"}
+
+
+# --- pooling ------------------------------------------------------------------------------
+
+
+def _pool(features: Tensor, attention_mask: Tensor, mode: str) -> Tensor:
+    """(B, T, H) token features -> (B, H), ignoring positions where ``attention_mask`` is 0."""
+    if mode == "cls":
+        return features[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(features.dtype)
+    if mode == "mean":
+        return (features * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    if mode == "max":
+        return features.masked_fill(mask == 0, -1e9).amax(1)
+    raise ArchitectureError(f"unknown pooling {mode!r}; use one of {sorted(POOLING_MODES)}.")
+
+
+# --- the encoder --------------------------------------------------------------------------
+
+
+class TextEncoder(nn.Module):
+    """Texts -> fixed-size embeddings: tokenizer, BERT encoder, pooling, optional L2 norm.
+
+    Build it with :func:`build_text_encoder`. ``load_report`` holds the
+    :class:`~zoo.weights.LoadReport` of the weights it was built from (None otherwise).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        model: BertModel,
+        *,
+        pooling: str = "mean",
+        normalize: bool = False,
+        max_seq_length: int = 256,
+        do_lower_case: bool = False,
+        text_prefix: str = "",
+    ):
+        super().__init__()
+        if pooling not in POOLING_MODES:
+            raise ArchitectureError(f"unknown pooling {pooling!r}; use one of {sorted(POOLING_MODES)}.")
+        if not 1 < max_seq_length <= model.config.max_position_embeddings:
+            raise ArchitectureError(
+                f"max_seq_length {max_seq_length} must be between 2 and the model's max_position_embeddings "
+                f"{model.config.max_position_embeddings}."
+            )
+        self.tokenizer = tokenizer
+        self.model = model
+        self._pooling, self._normalize = pooling, bool(normalize)
+        self._max_seq_length, self._do_lower_case = int(max_seq_length), bool(do_lower_case)
+        self.text_prefix = text_prefix  # e.g. E5's "query: ", prepended to every input text
+        self.load_report: LoadReport | None = None
+        _configure_tokenizer(tokenizer, self._max_seq_length, model.config.pad_token_id)
+
+    # properties ---------------------------------------------------------------------------
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.model.config.hidden_size
+
+    @property
+    def max_seq_length(self) -> int:
+        return self._max_seq_length
+
+    @property
+    def pooling(self) -> str:
+        return self._pooling
+
+    @property
+    def normalize(self) -> bool:
+        return self._normalize
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # steps --------------------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        """Token ids, attention mask and token type ids, padded to the longest text (int64)."""
+        texts = [self.text_prefix + t for t in texts] if self.text_prefix else list(texts)
+        texts = [t.lower() for t in texts] if self._do_lower_case else texts
+        encodings = self.tokenizer.encode_batch(texts)
+        return {
+            "input_ids": torch.tensor([e.ids for e in encodings], dtype=torch.long),
+            "attention_mask": torch.tensor([e.attention_mask for e in encodings], dtype=torch.long),
+            "token_type_ids": torch.tensor([e.type_ids for e in encodings], dtype=torch.long),
+        }
+
+    def forward_features(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
+    ) -> Tensor:
+        """Token features ``(B, T, H)`` (the encoder's last hidden states)."""
+        return self.model(input_ids, attention_mask, token_type_ids)
+
+    def pool(self, features: Tensor, attention_mask: Tensor) -> Tensor:
+        """``(B, T, H)`` -> ``(B, H)`` with this encoder's pooling; padding is ignored."""
+        return _pool(features, attention_mask, self._pooling)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        """Pooled embeddings ``(B, H)``, L2-normalized when the encoder declares it."""
+        pooled = self.pool(self.forward_features(input_ids, attention_mask, token_type_ids), attention_mask)
+        return F.normalize(pooled, p=2, dim=1) if self._normalize else pooled
+
+    def encode(
+        self,
+        texts: str | Sequence[str],
+        *,
+        batch_size: int = 32,
+        normalize: bool | None = None,
+        device: str | torch.device | None = None,
+        show_progress: bool = False,
+        convert_to_numpy: bool = True,
+    ) -> np.ndarray | Tensor:
+        """Embed ``texts`` in inference mode; float32 ``(N, H)``, or ``(H,)`` for a single string.
+
+        Texts are batched longest first (fewer pad tokens) and returned in input order.
+        ``normalize=None`` follows the encoder's own setting. ``device`` moves the encoder
+        there first. With ``convert_to_numpy=False`` a CPU tensor is returned.
+        """
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        _check_texts(items, batch_size)
+        if device is not None:
+            self.to(device)
+        normalize = self._normalize if normalize is None else normalize
+        out = self._encode_sorted(items, batch_size, normalize, show_progress)
+        if single:
+            out = out[0]
+        return out.numpy() if convert_to_numpy else out
+
+    # internals ----------------------------------------------------------------------------
+
+    def _encode_sorted(self, items: list[str], batch_size: int, normalize: bool, progress: bool) -> Tensor:
+        order = np.argsort([-len(t) for t in items], kind="stable")
+        result = torch.empty(len(items), self.embedding_dim, dtype=torch.float32)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                for start in _progress(range(0, len(items), batch_size), progress):
+                    idx = order[start : start + batch_size]
+                    result[torch.from_numpy(idx)] = self._embed_batch([items[i] for i in idx], normalize)
+        finally:
+            self.train(was_training)
+        return result
+
+    def _embed_batch(self, texts: list[str], normalize: bool) -> Tensor:
+        batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+        features = self.forward_features(**batch)
+        pooled = self.pool(features, batch["attention_mask"])
+        if normalize:
+            pooled = F.normalize(pooled, p=2, dim=1)
+        return pooled.float().cpu()
+
+
+def _check_texts(items: list[Any], batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    bad = next((i for i, t in enumerate(items) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"encode takes strings; item {bad} is {type(items[bad]).__name__}.")
+
+
+def _progress(batches: range, enabled: bool) -> Any:
+    if not enabled:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc="encode", unit="batch")
+
+
+def _configure_tokenizer(tokenizer: Any, max_seq_length: int, pad_token_id: int) -> None:
+    """Drop fixed-length settings baked into tokenizer.json; truncate to max_seq_length, pad to longest."""
+    padding = tokenizer.padding or {}
+    pad_id = padding.get("pad_id", pad_token_id)
+    pad_token = padding.get("pad_token") or tokenizer.id_to_token(pad_id) or "[PAD]"
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    tokenizer.enable_truncation(max_length=max_seq_length)
+    tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token, pad_type_id=padding.get("pad_type_id", 0))
+
+
+# --- reading a snapshot -------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArchitectureError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def _require(snapshot_dir: Path, name: str) -> Path:
+    path = snapshot_dir / name
+    if not path.is_file():
+        raise FileNotFoundError(f"snapshot {snapshot_dir} has no {name}; is it a BERT model snapshot?")
+    return path
+
+
+def _pooling_from_config(path: Path) -> str:
+    cfg = _read_json(path)
+    declared = [mode for mode, flag in POOLING_MODES.items() if cfg.get(flag)]
+    others = [k for k, v in cfg.items() if k.startswith("pooling_mode") and v and k not in POOLING_MODES.values()]
+    if len(declared) != 1 or others:
+        raise ArchitectureError(
+            f"{path} declares pooling {declared + others}; zoo supports exactly one of {sorted(POOLING_MODES)}."
+        )
+    return declared[0]
+
+
+def read_snapshot_settings(snapshot_dir: Path) -> dict[str, Any]:
+    """What the snapshot's sentence-transformers files declare.
+
+    Returns ``pooling`` (default ``"mean"``), ``normalize`` (a Normalize module is listed),
+    ``max_seq_length`` (None when undeclared) and ``do_lower_case``.
+    """
+    snapshot_dir = Path(snapshot_dir)
+    settings: dict[str, Any] = {"pooling": "mean", "normalize": False, "max_seq_length": None, "do_lower_case": False}
+    modules_path = snapshot_dir / "modules.json"
+    modules = _read_json(modules_path) if modules_path.is_file() else []
+    for entry in modules:
+        kind = str(entry.get("type", ""))
+        if kind.endswith(".Pooling"):
+            settings["pooling"] = _pooling_from_config(snapshot_dir / entry.get("path", "") / "config.json")
+        elif kind.endswith(".Normalize"):
+            settings["normalize"] = True
+    sbert_path = snapshot_dir / "sentence_bert_config.json"
+    if sbert_path.is_file():
+        sbert = _read_json(sbert_path)
+        settings["max_seq_length"] = sbert.get("max_seq_length")
+        settings["do_lower_case"] = bool(sbert.get("do_lower_case", False))
+    return settings
+
+
+def _default_max_seq_length(snapshot_dir: Path, config: BertConfig) -> int:
+    path = snapshot_dir / "tokenizer_config.json"
+    declared = _read_json(path).get("model_max_length") if path.is_file() else None
+    limit = config.max_position_embeddings
+    return min(int(declared), limit) if isinstance(declared, (int, float)) and declared > 0 else limit
+
+
+def _load_encoder_weights(model: BertModel, weights: Path) -> LoadReport:
+    """Load weights; every encoder tensor must match (pooler tensors may be missing/unexpected)."""
+    report = load_into(model, weights, key_map=hf_key_map)
+    bad = [k for k in report.missing + report.unexpected if not k.startswith("pooler.")]
+    if bad:
+        raise ArchitectureError(
+            f"{weights} does not fit the BERT encoder of its config.json: "
+            f"missing {[k for k in report.missing if k in bad]}, unexpected {[k for k in report.unexpected if k in bad]}."
+        )
+    return report
+
+
+def _first_set(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def build_text_encoder(
+    snapshot_dir: Path,
+    *,
+    weights_file: str = "model.safetensors",
+    pooling: str | None = None,
+    normalize: bool | None = None,
+    max_seq_length: int | None = None,
+    text_prefix: str = "",
+    device: str | torch.device = "cpu",
+) -> TextEncoder:
+    """Build a :class:`TextEncoder` in eval mode from a snapshot directory.
+
+    ``pooling``, ``normalize`` and ``max_seq_length`` override what the snapshot declares;
+    ``text_prefix`` is prepended to every text (models such as E5 expect ``"query: "``).
+
+    Raises:
+        FileNotFoundError: ``config.json``, ``tokenizer.json`` or the weights file is absent.
+        ArchitectureError: the config is not a supported BERT, the weights do not fit it, or
+            the declared pooling is not supported.
+        WeightsFormatError: the weights file is not safetensors.
+    """
+    from tokenizers import Tokenizer
+
+    snapshot_dir = Path(snapshot_dir)
+    config = BertConfig.from_hf_config(_read_json(_require(snapshot_dir, "config.json")))
+    tokenizer = Tokenizer.from_file(str(_require(snapshot_dir, "tokenizer.json")))
+    declared = read_snapshot_settings(snapshot_dir)
+    seq_len = _first_set(max_seq_length, declared["max_seq_length"]) or _default_max_seq_length(snapshot_dir, config)
+
+    model = BertModel(config)
+    report = _load_encoder_weights(model, _require(snapshot_dir, weights_file))
+    encoder = TextEncoder(
+        tokenizer,
+        model,
+        pooling=_first_set(pooling, declared["pooling"]),
+        normalize=_first_set(normalize, declared["normalize"]),
+        max_seq_length=seq_len,
+        do_lower_case=declared["do_lower_case"],
+        text_prefix=text_prefix,
+    )
+    encoder.load_report = report
+    return encoder.to(device).eval()
