@@ -64,7 +64,7 @@ def test_option_errors(component):
 def test_scikit_learn_conventions(component, digits):
     Xtr, ytr, Xte, _ = digits
     est = probe(component, C=0.5)
-    assert clone(est).get_params() == {"C": 0.5, "max_iter": 1000, "standardize": True, "seed": 0}
+    assert clone(est).get_params() == {"C": 0.5, "max_iter": 1000, "standardize": True, "seed": 0, "c_grid": ()}
     with pytest.raises(NotFittedError):
         est.predict(Xte)
     assert cross_val_score(est, Xtr, ytr, cv=3).mean() > 0.9

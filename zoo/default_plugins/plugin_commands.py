@@ -229,4 +229,4 @@ def _doctor(args: argparse.Namespace) -> int:
 @hookimpl
 def register_commands(register):
     register("plugins", configure=configure, run=run,
-             summary="list, inspect, install, uninstall and check plugins")
+             summary="List, inspect, install, uninstall and check plugins.")

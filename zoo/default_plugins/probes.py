@@ -21,10 +21,14 @@ class LogisticProbeOptions:
     max_iter: int = field(default=1000, metadata={"help": "maximum lbfgs iterations"})
     standardize: bool = field(default=True, metadata={"help": "z-score features with training-set statistics"})
     seed: int = field(default=0, metadata={"help": "random seed passed to the solver"})
+    c_grid: tuple[float, ...] = field(default=(), metadata={
+        "help": "values of C to sweep, chosen on validation only (CLIP-style); empty: use C as given"})
 
     def __post_init__(self) -> None:
         if not self.C > 0:
             raise ValueError(f"C must be positive, got {self.C}")
+        if any(not c > 0 for c in self.c_grid):
+            raise ValueError(f"every value in c_grid must be positive, got {list(self.c_grid)}")
         if self.max_iter < 1:
             raise ValueError(f"max_iter must be at least 1, got {self.max_iter}")
 

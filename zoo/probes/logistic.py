@@ -17,12 +17,16 @@ class LogisticProbe(ClassifierMixin, BaseEstimator):
     """Logistic-regression probe on frozen features (scikit-learn LogisticRegression, lbfgs).
 
     Parameters are the ``logistic-probe`` options: ``C`` (inverse L2 strength), ``max_iter``,
-    ``standardize`` (z-score features with statistics of the training set first) and ``seed``.
+    ``standardize`` (z-score features with statistics of the training set first), ``seed`` and
+    ``c_grid`` (values of ``C`` that :func:`zoo.runner.evaluate.evaluate` sweeps on validation;
+    ``fit`` itself uses ``C``).
     Fitted attributes: ``classes_``, ``n_features_in_``, ``n_iter_``, ``model_`` (the fitted pipeline).
     """
 
-    def __init__(self, C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0):
+    def __init__(self, C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0,
+                 c_grid: tuple[float, ...] = ()):
         self.C = C
+        self.c_grid = c_grid
         self.max_iter = max_iter
         self.standardize = standardize
         self.seed = seed
