@@ -541,7 +541,7 @@ def recipe_from_dict(
         name=top.name,
         seed=top.seed,
         device=top.device,
-        output_dir=out if out.is_absolute() else base_dir / out,
+        output_dir=(out if out.is_absolute() else base_dir / out).resolve(),
         backbone=backbone,
         data=data,
         head=head,
