@@ -110,7 +110,7 @@ def test_override_replaces_on_purpose(tmp_path, monkeypatch):
 
 
 def test_config_file_layer(tmp_path, monkeypatch):
-    mine = _write(tmp_path / "mine.toml", USER_LAYER.format(sha="d" * 64, extra=""))
+    _write(tmp_path / "mine.toml", USER_LAYER.format(sha="d" * 64, extra=""))
     cfg = _write(tmp_path / "config.toml", 'registry = ["mine.toml"]\n')
     monkeypatch.setenv("ZOO_CONFIG", str(cfg))
     assert "my-encoder" in zoo.list_backbones()

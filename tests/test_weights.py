@@ -173,7 +173,7 @@ def test_failed_atomic_save_keeps_the_old_file_and_no_temp_file(tmp_path: Path) 
     target = tmp_path / "head.safetensors"
     save_file_atomic({"w": torch.ones(2)}, target)
     shared = torch.zeros(3)
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="share memory"):
         save_file_atomic({"a": shared, "b": shared}, target)  # shared storage: safetensors refuses
     assert [p.name for p in tmp_path.iterdir()] == ["head.safetensors"]
     assert torch.equal(load_state_dict(target)["w"], torch.ones(2))

@@ -15,7 +15,9 @@ from typing import Any, Mapping
 
 __all__ = ["CHUNK_SIZE", "FINGERPRINT_VERSION", "sha256_file", "canonical_json", "fingerprint", "clear_hash_cache"]
 
-CHUNK_SIZE = 1 << 20
+from .._hashing import CHUNK_SIZE
+from .._hashing import sha256_file as _sha256_file
+
 FINGERPRINT_VERSION = "zoo.data/1"
 
 _cache: dict[tuple[str, int, int], str] = {}
@@ -28,11 +30,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     key = (str(resolved), stat.st_size, stat.st_mtime_ns)
     digest = _cache.get(key)
     if digest is None:
-        h = hashlib.sha256()
-        with open(resolved, "rb") as f:
-            for chunk in iter(lambda: f.read(CHUNK_SIZE), b""):
-                h.update(chunk)
-        digest = _cache[key] = h.hexdigest()
+        digest = _cache[key] = _sha256_file(resolved)
     return digest
 
 

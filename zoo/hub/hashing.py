@@ -5,18 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from .._hashing import CHUNK_SIZE as CHUNK
+from .._hashing import sha256_file
+
 __all__ = ["sha256_file", "git_blob_sha1", "CHUNK"]
-
-CHUNK = 1 << 20
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_blob_sha1(path: str | Path) -> str:
