@@ -33,6 +33,7 @@ __all__ = [
     "DatasetFileNotFoundError",
     "ReproducibilityError",
     "CompressionOrderError",
+    "CompressionPassError",
     "did_you_mean",
 ]
 
@@ -211,3 +212,14 @@ class DatasetFileNotFoundError(DatasetError, FileNotFoundError):
 
 class FreezingPolicyError(PluginError, ValueError):
     """A freezing policy cannot be applied to a model: no head, no layers, or a pattern matches nothing."""
+
+
+class CompressionPassError(ZooError, ValueError):
+    """A compression pass cannot be applied to this model, or a compressed model cannot be saved/loaded.
+
+    Attributes: ``pass_name`` (the pass, or None when the problem is with the saved files).
+    """
+
+    def __init__(self, message: str, *, pass_name: str | None = None):
+        super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
+        self.pass_name = pass_name

@@ -1,0 +1,395 @@
+"""Running compression passes in order, measuring each step, and refusing orders that cannot work.
+
+:func:`run_passes` checks the whole list first (:func:`check_order`), copies the model, measures
+the baseline, then applies each pass and measures again, so every row of the trade-off table is
+the model *after* that pass (passes compose: ``prune-heads`` then ``dynamic-int8`` is one row per
+step). Each pass runs after ``torch.manual_seed(seed + step)``, which is also how
+:func:`replay` re-applies a record deterministically.
+
+A pass is named by a string (looked up among the ``compression`` components), a
+``(name_or_component, options)`` pair where options is a mapping (validated against the
+component's schema), an options instance or None, or a bare :class:`~zoo.compress.spec.PassSpec`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from zoo.compress.measure import LatencyConfig, LatencyStats, measure, measure_latency_interleaved
+from zoo.compress.serialize import load_compressed, save_compressed
+from zoo.compress.spec import INITIAL_STATE, TAGS, PassSpec, TrainingData
+from zoo.contracts import CompressionReport, module_size_bytes
+from zoo.errors import CompressionOrderError, CompressionPassError
+
+__all__ = [
+    "ResolvedPass",
+    "TradeoffRow",
+    "CompressedResult",
+    "resolve_passes",
+    "check_order",
+    "apply_spec",
+    "run_passes",
+    "replay",
+    "format_table",
+    "save_compressed",
+    "load_compressed",
+]
+
+
+# --- naming passes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedPass:
+    """A pass ready to run: its name, callable (usually a :class:`PassSpec`), options and component."""
+
+    name: str
+    spec: Any
+    options: Any = None
+    component: Any = None
+
+    def options_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready data (tuples become lists)."""
+        if self.options is None:
+            return {}
+        if dataclasses.is_dataclass(self.options):
+            return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.options).items()}
+        return dict(self.options)
+
+    @property
+    def spec_needs_data(self) -> bool:
+        return bool(getattr(self.spec, "needs_data", False))
+
+    @property
+    def plugin(self) -> str | None:
+        return getattr(self.component, "plugin", None)
+
+
+def resolve_passes(passes: Sequence[Any], *, manager: Any = None) -> list[ResolvedPass]:
+    """Turn names, ``(name, options)`` pairs, components or specs into :class:`ResolvedPass` es.
+
+    Raises:
+        UnknownComponentError: a name no plugin provides.
+        OptionsError: options that do not fit the pass's schema.
+    """
+    from zoo.plugins import get_component, validate_options
+
+    out: list[ResolvedPass] = []
+    for item in passes:
+        if isinstance(item, ResolvedPass):
+            out.append(item)
+            continue
+        target, options = (item if isinstance(item, tuple) else (item, None))
+        if isinstance(target, str):
+            target = get_component("compression", target, manager=manager)
+        if isinstance(target, PassSpec):
+            out.append(ResolvedPass(target.name, target, options))
+            continue
+        if options is None or isinstance(options, Mapping):
+            options = validate_options(target, options or {})
+        out.append(ResolvedPass(target.name, target.obj, options, target))
+    return out
+
+
+# --- order --------------------------------------------------------------------------------
+
+
+def _order_error(message: str, *, step: int, name: str, blocker: str | None) -> CompressionOrderError:
+    err = CompressionOrderError(message)
+    err.step, err.pass_name, err.blocker = step, name, blocker
+    return err
+
+
+def check_order(passes: Sequence[Any], *, initial: frozenset[str] = INITIAL_STATE,
+                manager: Any = None) -> list[frozenset[str]]:
+    """Check that every pass finds the model in a state it can work on; return the state after each.
+
+    Raises:
+        CompressionOrderError: a pass needs something an earlier pass took away (pruning after
+            quantization), or would undo an earlier pass (distillation after unstructured
+            pruning). The message names both passes and the order that works; the error has
+            ``step`` (1-based), ``pass_name`` and ``blocker`` attributes.
+    """
+    resolved = resolve_passes(passes, manager=manager)
+    state, states = frozenset(initial), []
+    changed_by: dict[str, tuple[int, str, Any]] = {}
+    for step, rp in enumerate(resolved, start=1):
+        spec = rp.spec
+        missing = sorted(frozenset(getattr(spec, "requires", ())) - state)
+        if missing:
+            tag = missing[0]
+            if tag in changed_by:
+                at, blocker, other = changed_by[tag]
+                problem = (f"compression pass {step} {rp.name!r} needs {TAGS.get(tag, tag)}, but pass {at} "
+                           f"{blocker!r} before it took them away.")
+                back = sorted(frozenset(getattr(other, "requires", ())) & frozenset(getattr(spec, "removes", ())))
+                fix = (f" The other order fails too ({blocker!r} needs {TAGS.get(back[0], back[0])}, which "
+                       f"{rp.name!r} takes away): keep only one of them." if back
+                       else f" Put {rp.name!r} before {blocker!r} in the list.")
+                raise _order_error(problem + fix, step=step, name=rp.name, blocker=blocker)
+            raise _order_error(f"compression pass {step} {rp.name!r} needs {TAGS.get(tag, tag)}, which the model "
+                               f"does not have at that point.", step=step, name=rp.name, blocker=None)
+        clash = sorted(frozenset(getattr(spec, "forbids", ())) & state)
+        if clash:
+            tag = clash[0]
+            at, blocker, _ = changed_by.get(tag, (0, "the input model", None))
+            why = getattr(spec, "why_forbidden", {}).get(tag, f"it cannot work on {TAGS.get(tag, tag)}")
+            raise _order_error(
+                f"compression pass {step} {rp.name!r} cannot run after pass {at} {blocker!r}: {why}. "
+                f"Put {rp.name!r} before {blocker!r} in the list.", step=step, name=rp.name, blocker=blocker)
+        after = spec.after(state) if isinstance(spec, PassSpec) else state
+        for tag in (state - after) | (after - state):
+            changed_by[tag] = (step, rp.name, spec)
+        state = after
+        states.append(state)
+    return states
+
+
+# --- one pass -----------------------------------------------------------------------------
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _forward(model: nn.Module, inputs: tuple[Any, ...] | None) -> Any:
+    if inputs is None:
+        return None
+    was = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return model(*inputs)
+    finally:
+        model.train(was)
+
+
+def _deviation(before: Any, after: Any) -> float:
+    """Largest absolute output change, plus float32 rounding slack (inf when outputs are not comparable)."""
+    if not (isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor)) or before.shape != after.shape:
+        return math.inf
+    before, after = before.float(), after.float()
+    slack = 1e-6 * max(1.0, float(before.abs().max())) if before.numel() else 0.0
+    return float((before - after).abs().max()) + slack if before.numel() else 0.0
+
+
+def _bytes(model: nn.Module) -> int:
+    """Tensor storage: :func:`zoo.contracts.module_size_bytes` plus the packed int8 weights it cannot see."""
+    from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, quiet_ao
+
+    total = module_size_bytes(model)
+    for module in model.modules():
+        if isinstance(module, DYNAMIC_LINEAR_TYPES):
+            with quiet_ao():
+                weight, bias = module.weight(), module.bias()
+            total += weight.numel() * weight.element_size() + (bias.numel() * bias.element_size() if bias is not None
+                                                                 else 0)
+    return total
+
+
+def _apply(spec: Any, model: nn.Module, options: Any, *, example_inputs: tuple[Any, ...] | None,
+           data: TrainingData | None) -> tuple[CompressionReport, dict[str, Any]]:
+    name = getattr(spec, "name", type(spec).__name__)
+    if getattr(spec, "needs_data", False) and data is None:
+        raise CompressionPassError("trains on task data: pass data=TrainingData(texts, labels)", pass_name=name)
+    original = _bytes(model)
+    reference = _forward(model, example_inputs)
+    if isinstance(spec, PassSpec):
+        new, info = spec.fn(model, options, example_inputs=example_inputs, data=data)
+    else:  # a third-party pass following zoo.contracts.CompressionPass
+        report = spec(model, options, example_inputs=example_inputs)
+        new, info = report.model, {}
+    atol = _deviation(reference, _forward(new, example_inputs)) if example_inputs is not None else math.inf
+    return CompressionReport(new, _bytes(new), original, atol, 0.0), dict(info or {})
+
+
+def apply_spec(spec: PassSpec, model: nn.Module, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None,
+               data: TrainingData | None = None) -> CompressionReport:
+    """Apply one pass and report sizes and the largest output change on ``example_inputs`` (``atol``)."""
+    return _apply(spec, model, options, example_inputs=example_inputs, data=data)[0]
+
+
+# --- a list of passes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradeoffRow:
+    """The model after ``step`` passes (step 0: the baseline). ``metric_delta`` is against step 0."""
+
+    step: int
+    label: str
+    pass_name: str
+    params: int
+    nonzero: int
+    size_bytes: int
+    latency_ms: float | None
+    latency_q1_ms: float | None
+    latency_q3_ms: float | None
+    throughput: float | None
+    metric: float | None
+    metric_delta: float | None
+    seconds: float
+    atol: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class CompressedResult:
+    """What :func:`run_passes` returns: the final model, one row per step, one record entry per pass."""
+
+    model: nn.Module
+    rows: tuple[TradeoffRow, ...]
+    record: list[dict[str, Any]]
+
+
+def _row(step: int, label: str, name: str, model: nn.Module, *, evaluate: Callable | None,
+         baseline: float | None, seconds: float, atol: float) -> TradeoffRow:
+    m = measure(model, evaluate=evaluate, latency=None)
+    delta = m.metric - baseline if m.metric is not None and baseline is not None else None
+    return TradeoffRow(step, label, name, m.params, m.nonzero, m.size_bytes, None, None, None, None,
+                       m.metric, delta, round(seconds, 3), atol)
+
+
+def _with_latency(row: TradeoffRow, stats: LatencyStats) -> TradeoffRow:
+    return dataclasses.replace(row, latency_ms=stats.median_ms, latency_q1_ms=stats.q1_ms, latency_q3_ms=stats.q3_ms,
+                               throughput=stats.throughput)
+
+
+def run_passes(
+    passes: Sequence[Any],
+    model: nn.Module,
+    *,
+    evaluate: Callable[[nn.Module], float] | None = None,
+    example_inputs: tuple[Any, ...] | None = None,
+    latency_batches: Sequence[tuple[Any, ...]] | None = None,
+    latency: LatencyConfig | None = LatencyConfig(),
+    data: TrainingData | None = None,
+    seed: int = 0,
+    copy: bool = True,
+    manager: Any = None,
+) -> CompressedResult:
+    """Apply ``passes`` in order to (a copy of) ``model`` and measure the model after each step.
+
+    Args:
+        passes: names, ``(name, options)`` pairs, components or specs (see the module doc).
+        model: the trained float32 model; with ``copy=True`` (default) it is left unchanged.
+        evaluate: ``evaluate(model) -> float``, the task metric (higher is better), or None.
+        example_inputs: one batch of positional inputs, e.g. ``(input_ids, attention_mask,
+            token_type_ids)``; used to measure output deviation and, by default, latency.
+        latency_batches: batches timed for latency (default ``[example_inputs]``).
+        latency: repeats, warm-up and threads of the latency measurement; None skips it. The
+            models of all steps are timed together at the end, alternating within each repeat
+            (a copy of the model is kept per step until then), so that load from other
+            processes does not favour one step.
+        data: task data for passes that train (``distill``).
+        seed: pass ``i`` (1-based) runs after ``torch.manual_seed(seed + i)``.
+
+    Returns:
+        :class:`CompressedResult` with the compressed model, the baseline row and one row per
+        pass, and the record: one JSON-ready dict per pass (name, options, plugin, seconds, what
+        the pass reported, the state tags after it).
+
+    Raises:
+        CompressionOrderError: the order cannot work (checked before anything runs).
+        CompressionPassError: a pass cannot be applied to this model, or needs ``data``.
+        UnknownComponentError, OptionsError: a pass name or its options are wrong.
+    """
+    import copy as copy_module
+
+    resolved = resolve_passes(passes, manager=manager)
+    states = check_order(resolved)
+    needing = [rp.name for rp in resolved if rp.spec_needs_data]
+    if needing and data is None:
+        raise CompressionPassError(f"{needing} train on task data: pass data=TrainingData(texts, labels)")
+    if copy:
+        model = copy_module.deepcopy(model)
+    batches = list(latency_batches) if latency_batches else ([example_inputs] if example_inputs is not None else None)
+    timing = latency is not None and bool(batches)
+    snapshots: list[nn.Module] = []  # the model after each step, timed together at the end
+    base = _row(0, "baseline", "baseline", model, evaluate=evaluate, baseline=None, seconds=0.0, atol=0.0)
+    rows, record, chain = [base], [], []
+    for step, (rp, state) in enumerate(zip(resolved, states), start=1):
+        if timing:
+            snapshots.append(copy_module.deepcopy(model))  # passes may change the model in place
+        _seed(seed + step)
+        start = time.perf_counter()
+        report, info = _apply(rp.spec, model, rp.options, example_inputs=example_inputs, data=data)
+        seconds = time.perf_counter() - start
+        model, chain = report.model, chain + [rp.name]
+        rows.append(_row(step, " -> ".join(chain), rp.name, model, evaluate=evaluate, baseline=base.metric,
+                         seconds=seconds, atol=report.atol))
+        record.append({
+            "step": step, "pass": rp.name, "options": rp.options_dict(), "plugin": rp.plugin,
+            "version": getattr(rp.component, "version", None), "needs_data": rp.spec_needs_data,
+            "seed": seed + step, "seconds": round(seconds, 3), "info": info, "state_after": sorted(state),
+            "size_bytes": report.size_bytes, "original_size_bytes": report.original_size_bytes,
+            "atol": report.atol if math.isfinite(report.atol) else None,
+        })
+    if timing:
+        stats = measure_latency_interleaved({str(i): m for i, m in enumerate(snapshots + [model])}, batches, latency)
+        rows = [_with_latency(row, stats[str(i)]) for i, row in enumerate(rows)]
+    for entry, row in zip(record, rows[1:]):
+        entry["row"] = row.to_dict()
+    return CompressedResult(model, tuple(rows), record)
+
+
+def replay(passes: Sequence[Mapping[str, Any]], model: nn.Module, *, seed: int = 0, manager: Any = None) -> nn.Module:
+    """Re-apply recorded passes (``{"pass": name, "options": {...}}``) to ``model`` in place, as run_passes did.
+
+    Raises:
+        CompressionPassError: a recorded pass trains on data and cannot be replayed.
+    """
+    resolved = resolve_passes([(p["pass"], p.get("options") or {}) for p in passes], manager=manager)
+    check_order(resolved)
+    for step, rp in enumerate(resolved, start=1):
+        if rp.spec_needs_data:
+            raise CompressionPassError("trains on task data and cannot be replayed from a record", pass_name=rp.name)
+        _seed(seed + step)
+        model = _apply(rp.spec, model, rp.options, example_inputs=None, data=None)[0].model
+    return model
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_table(rows: Sequence[TradeoffRow], *, metric: str = "accuracy", percent: bool = True) -> str:
+    """A Markdown table: pass | params | non-zero | size MB | latency | throughput | speed-up | metric | delta.
+
+    Latency is the median ms per batch with the interquartile range; ``percent`` shows the
+    metric (and its change, in points) as a percentage.
+    """
+    scale, unit = (100.0, " pts") if percent else (1.0, "")
+    base = next((r.latency_ms for r in rows if r.step == 0 and r.latency_ms), None)
+    head = ["pass", "params", "non-zero", "size MB", "latency ms/batch (median [IQR])", "throughput sent/s",
+            "speed-up", metric, f"delta {metric}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        lat = "-" if r.latency_ms is None else f"{r.latency_ms:.1f} [{r.latency_q1_ms:.1f}-{r.latency_q3_ms:.1f}]"
+        speed = "-" if not (base and r.latency_ms) else f"{base / r.latency_ms:.2f}x"
+        cells = [r.label, f"{r.params / 1e6:.2f}M", f"{r.nonzero / 1e6:.2f}M", f"{r.size_bytes / 1e6:.1f}", lat,
+                 _fmt(r.throughput, ".0f"), speed,
+                 _fmt(None if r.metric is None else r.metric * scale, ".2f"),
+                 "-" if r.metric_delta is None else f"{r.metric_delta * scale:+.2f}{unit}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
