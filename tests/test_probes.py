@@ -77,3 +77,18 @@ def test_scikit_learn_conventions(component, digits):
 def test_passes_scikit_learns_own_estimator_checks(component):
     failed = [r for r in check_estimator(probe(component), on_fail=None) if r["status"] == "failed"]
     assert failed == []
+
+
+def test_standardize_floors_near_constant_features():
+    """A feature with a ~1e-33 spread (as all-MiniLM-L6-v2 has) must not blow up under a tiny shift."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from zoo.probes.logistic import LogisticProbe
+
+    X, y = load_digits(return_X_y=True)
+    X = np.hstack([X, np.random.default_rng(0).normal(0, 1e-33, size=(len(X), 1))])
+    probe = LogisticProbe(max_iter=300).fit(X[:1200], y[:1200])
+    shifted = X[1200:].copy()
+    shifted[:, -1] += 1e-6  # a perturbation far below anything meaningful
+    assert probe.score(shifted, y[1200:]) == pytest.approx(probe.score(X[1200:], y[1200:]), abs=0.01)

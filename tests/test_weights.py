@@ -177,3 +177,16 @@ def test_failed_atomic_save_keeps_the_old_file_and_no_temp_file(tmp_path: Path) 
         save_file_atomic({"a": shared, "b": shared}, target)  # shared storage: safetensors refuses
     assert [p.name for p in tmp_path.iterdir()] == ["head.safetensors"]
     assert torch.equal(load_state_dict(target)["w"], torch.ones(2))
+
+
+def test_header_length_with_low_byte_0x80_is_not_mistaken_for_pickle(tmp_path: Path) -> None:
+    """A valid safetensors file whose header length starts with byte 0x80 loads."""
+    import json
+    import struct
+
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    header += b" " * ((0x80 - len(header)) % 256 or 256)  # pad the JSON header to a length of 0x..80
+    assert len(header) & 0xFF == 0x80
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + struct.pack("<f", 1.5))
+    assert load_state_dict(path)["w"].item() == 1.5

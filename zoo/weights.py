@@ -59,7 +59,10 @@ def _check_safetensors(path: Path) -> None:
         raise WeightsFormatError(_conversion_hint(path))
     with path.open("rb") as fh:
         head = fh.read(9)
-    if head.startswith(_ZIP_MAGIC) or (head[:1] and head[0] == _PICKLE_PROTO):
+    # a safetensors file is an 8-byte header length then "{": check that first, since the length's
+    # low byte may well be 0x80, the pickle protocol marker
+    looks_safetensors = len(head) == 9 and head[8:9] == b"{"
+    if not looks_safetensors and (head.startswith(_ZIP_MAGIC) or (head[:1] and head[0] == _PICKLE_PROTO)):
         raise WeightsFormatError(_conversion_hint(path))
     if len(head) < 9:
         raise WeightsFormatError(f"{path} is not a safetensors file: it is only {len(head)} bytes long.")

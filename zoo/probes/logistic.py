@@ -12,6 +12,22 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 __all__ = ["LogisticProbe"]
 
+_MIN_SCALE = 1e-8
+
+
+class _FlooredScaler(StandardScaler):
+    """A StandardScaler whose per-feature scale is at least ``_MIN_SCALE``.
+
+    Sentence encoders have near-dead output dimensions (all-MiniLM-L6-v2 has one with a standard
+    deviation near 1e-33); dividing by that turns any tiny change of the encoder (quantization,
+    pruning) into a huge feature that swamps the probe.
+    """
+
+    def fit(self, X, y=None, sample_weight=None):
+        super().fit(X, y, sample_weight)
+        self.scale_ = np.maximum(self.scale_, _MIN_SCALE)
+        return self
+
 
 class LogisticProbe(ClassifierMixin, BaseEstimator):
     """Logistic-regression probe on frozen features (scikit-learn LogisticRegression, lbfgs).
@@ -41,7 +57,7 @@ class LogisticProbe(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes to fit a probe, got {len(self.classes_)} class")
         clf = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        self.model_ = make_pipeline(StandardScaler(), clf) if self.standardize else make_pipeline(clf)
+        self.model_ = make_pipeline(_FlooredScaler(), clf) if self.standardize else make_pipeline(clf)
         self.model_.fit(X, y)
         self.n_features_in_ = X.shape[1]
         self.n_iter_ = clf.n_iter_
