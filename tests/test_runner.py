@@ -250,3 +250,23 @@ def test_frozen_prefix_shortcut_matches_full_forward(warm_cache):
     full = predict(model, texts, batch_size=3)
     short = predict(model, texts, batch_size=3, prefix_layers=4)
     np.testing.assert_allclose(short, full, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compression_after_training_records_the_trade_off(tmp_path, shared_data, warm_cache, capsys):
+    """Train a head, then prune FFN neurons and quantize: each step measured and scored with the head."""
+    from zoo.runner import load_recipe, run_recipe
+
+    extra = '\n[[compression]]\nname = "prune-ffn"\noptions = { fraction = 0.25 }\n\n[[compression]]\nname = "dynamic-int8"\n'
+    recipe = load_recipe(write_recipe(tmp_path, shared_data, max_train=160, max_test=80, epochs=2, extra=extra))
+    result = run_recipe(recipe, progress=False)
+    comp = result.record["compression"]
+    rows = comp["tradeoffs"]
+    assert [r["pass_name"] for r in rows][1:] == ["prune-ffn", "dynamic-int8"]
+    assert rows[1]["params"] < rows[0]["params"] and rows[2]["size_bytes"] < rows[1]["size_bytes"]
+    assert all(r["latency_ms"] > 0 and 0.0 <= r["metric"] <= 1.0 for r in rows)
+    assert [p["pass"] for p in comp["passes"]] == ["prune-ffn", "dynamic-int8"]
+    assert rows[1]["throughput"] > 20  # sentences per second, counted from the 32-sentence batch
+    assert "| prune-ffn -> dynamic-int8 |" in capsys.readouterr().err  # the table zoo run prints
+    report = (result.run_dir / "report.md").read_text()
+    assert "## Compression trade-offs" in report and (result.run_dir / "tradeoff_size.svg").is_file()

@@ -153,7 +153,10 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def _batch_size(batch: Batch) -> int:
+    """Examples in a batch: the leading dimension of its first tensor (a dict of tensors counts too)."""
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(first, Mapping) and first:
+        first = next(iter(first.values()))
     return int(first.shape[0]) if hasattr(first, "shape") else 1
 
 

@@ -7,6 +7,8 @@ and validation accuracy per epoch; ``confusion.svg`` shows the confusion matrix 
 
 from __future__ import annotations
 
+import html
+
 from html import escape
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -104,6 +106,39 @@ def confusion_svg(matrix: Sequence[Sequence[int]], label_names: Sequence[str], *
     return "\n".join(parts) + "\n"
 
 
+def tradeoff_svg(rows: Sequence[Mapping[str, Any]], *, x_key: str, x_label: str, width: int = 420,
+                 height: int = 280) -> str:
+    """Accuracy (y) against ``x_key`` (size or latency) for each compression step, as an SVG scatter."""
+    pts = [(float(r[x_key]), float(r["metric"]) * 100, str(r.get("label") or r.get("pass_name")))
+           for r in rows if r.get("metric") is not None and r.get(x_key)]
+    m = 46
+    if not pts:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"></svg>'
+    x0, x1 = 0.0, max(p[0] for p in pts) * 1.1
+    y0, y1 = min(p[1] for p in pts) - 2, max(p[1] for p in pts) + 2
+
+    def sx(v: float) -> float:
+        return m + (v - x0) / (x1 - x0 or 1) * (width - 2 * m)
+
+    def sy(v: float) -> float:
+        return height - m - (v - y0) / (y1 - y0 or 1) * (height - 2 * m)
+
+    marks = "".join(
+        f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="#1f77b4"/>'
+        f'<text x="{sx(x) + 6:.1f}" y="{sy(y) - 6:.1f}" font-size="10">{html.escape(label)}</text>'
+        for x, y, label in pts)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif">'
+            f'<line x1="{m}" y1="{height - m}" x2="{width - m}" y2="{height - m}" stroke="#333"/>'
+            f'<line x1="{m}" y1="{m}" x2="{m}" y2="{height - m}" stroke="#333"/>'
+            f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle" font-size="12">{x_label}</text>'
+            f'<text x="12" y="{height / 2}" font-size="12" transform="rotate(-90 12 {height / 2})" '
+            f'text-anchor="middle">accuracy (%)</text>'
+            f'<text x="{m - 4}" y="{sy(y1):.1f}" text-anchor="end" font-size="10">{y1:.1f}</text>'
+            f'<text x="{m - 4}" y="{sy(y0):.1f}" text-anchor="end" font-size="10">{y0:.1f}</text>'
+            f'<text x="{sx(x1):.1f}" y="{height - m + 14}" text-anchor="end" font-size="10">{x1:.3g}</text>'
+            f"{marks}</svg>")
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -152,6 +187,22 @@ def write_report(run_dir: Path, record: Mapping[str, Any], *, confusions: Mappin
         name = "head" if "head" in confusions else next(iter(confusions))
         write_text_atomic(run_dir / "confusion.svg", confusion_svg(confusions[name], label_names, title=name))
         lines += [f"## Confusion matrix ({name})", "", "![confusion matrix](confusion.svg)", ""]
+    tradeoffs = (record.get("compression") or {}).get("tradeoffs") or []
+    if tradeoffs:
+        lines += ["## Compression trade-offs", "", f"Metric: {record['compression'].get('metric', '')}.", "",
+                  "| step | params | non-zero | size MB | latency ms/batch | throughput/s | accuracy |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in tradeoffs:
+            acc = f"{r['metric'] * 100:.2f}" if r.get("metric") is not None else "-"
+            lines.append(f"| {r.get('label')} | {r['params']:,} | {r['nonzero']:,} | {r['size_bytes'] / 1e6:.1f} | "
+                         f"{r['latency_ms']:.1f} | {r['throughput']:.0f} | {acc} |")
+        if any(r.get("metric") is not None for r in tradeoffs):
+            rows = [{**r, "size_mb": r["size_bytes"] / 1e6} for r in tradeoffs]
+            write_text_atomic(run_dir / "tradeoff_size.svg", tradeoff_svg(rows, x_key="size_mb", x_label="size on disk (MB)"))
+            write_text_atomic(run_dir / "tradeoff_latency.svg",
+                              tradeoff_svg(rows, x_key="latency_ms", x_label="CPU latency per batch (ms)"))
+            lines += ["", "![accuracy against size](tradeoff_size.svg) ![accuracy against latency](tradeoff_latency.svg)"]
+        lines.append("")
     lines += ["## Timings (s)", "", " ".join(f"{k} {v}" for k, v in record["timings"].items()), ""]
     path = run_dir / "report.md"
     write_text_atomic(path, "\n".join(lines))

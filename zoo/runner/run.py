@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .recipe import Recipe, load_recipe
 
@@ -226,21 +226,15 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
         trained_backbone = {n: params[n].detach().cpu().contiguous() for n in trainable_backbone if n in params}
 
     # compression ----------------------------------------------------------------------------
-    compression_records = []
-    for i, cspec in enumerate(recipe.compression):
+    compression_record: dict[str, Any] = {}
+    if recipe.compression:
         t0 = time.perf_counter()
-        comp = components[f"compression.{i}"] = get_component("compression", cspec.name)
-        result = comp.obj(model, validate_options(comp, cspec.options),
-                          **_compression_inputs(comp.obj, model, splits, device))
-        model = result.model
+        model, compression_record = _compress(recipe, model, splits, device, components, train_result, log)
         ctx.model = model
         encoder = model.backbone
         pristine["backbone"] = False
         features.clear()
-        compression_records.append({"name": cspec.name, "size_bytes": result.size_bytes,
-                                    "original_size_bytes": result.original_size_bytes,
-                                    "atol": result.atol, "rtol": result.rtol})
-        phase(f"compression.{i}", t0)
+        phase("compression", t0)
 
     # the head's own metrics -------------------------------------------------------------------
     eval_split = "test" if "test" in splits else ("validation" if "validation" in splits else None)
@@ -337,7 +331,7 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
         "freezing": {"policy": recipe.freezing.name, "trainable_params": freeze.trainable_params,
                      "frozen_params": freeze.frozen_params, "trainable_tensors": len(freeze.trainable)},
         "training": train_result.to_dict() if train_result is not None else None,
-        "compression": compression_records,
+        "compression": compression_record,
         "metrics": {k: v["metrics"] for k, v in evaluations.items()},
         "evaluations": evaluations,
         "feature_cache": _cache_stats(cache),
@@ -354,22 +348,36 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
     return RunResult(run_dir.run_id, final, record)
 
 
-def _compression_inputs(apply: Any, model: Any, splits: Mapping[str, Any], device: str) -> dict[str, Any]:
-    """``example_inputs`` (a tokenized validation batch, to measure the output deviation) and, for
-    passes that train (``needs_data``), the train split as ``data``."""
-    import inspect
+def _compress(recipe: Recipe, model: Any, splits: Mapping[str, Any], device: str, components: dict[str, Any],
+              train_result: Any, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    """Run the recipe's compression passes in order through :func:`zoo.compress.run_passes`.
 
+    Each step is measured (parameters, non-zeros, size on disk, median CPU latency per batch,
+    throughput) and, when a head was trained, scored with that head on the evaluation split;
+    the trade-off table is printed and returned for the record.
+    """
+    import numpy as np
+
+    from ..compress import TrainingData, format_table, run_passes
+    from ..plugins import get_component
+    from .train import predict
+
+    for i, cspec in enumerate(recipe.compression):
+        components[f"compression.{i}"] = get_component("compression", cspec.name)
     source = splits.get("validation") or splits["train"]
-    texts = list(source.inputs[:32])
-    batch = {k: v.to(device) for k, v in model.backbone.tokenize(texts).items()}
-    kwargs: dict[str, Any] = {"example_inputs": (batch,)}
-    if getattr(apply, "needs_data", False):
-        from ..compress.spec import TrainingData
-
-        kwargs["data"] = TrainingData(list(splits["train"].inputs), [int(x) for x in splits["train"].labels])
-    elif "data" in inspect.signature(apply).parameters:
-        kwargs["data"] = None
-    return kwargs
+    batch = {k: v.to(device) for k, v in model.backbone.tokenize(list(source.inputs[:32])).items()}
+    target = splits.get("test") or splits.get("validation")
+    evaluate = None
+    if train_result is not None and target is not None:
+        def evaluate(m: Any) -> float:
+            logits = predict(m, list(target.inputs), batch_size=recipe.backbone.batch_size, device=device)
+            return float((logits.argmax(1) == np.asarray(target.labels)).mean())
+    data = TrainingData(list(splits["train"].inputs), [int(x) for x in splits["train"].labels])
+    result = run_passes([(c.name, dict(c.options)) for c in recipe.compression], model, evaluate=evaluate,
+                        example_inputs=(batch,), data=data, seed=recipe.seed)
+    log(format_table(result.rows))
+    return result.model, {"passes": _plain(result.record), "tradeoffs": [_plain(r.to_dict()) for r in result.rows],
+                          "metric": "head accuracy on " + (target.name if evaluate else "(no trained head)")}
 
 
 def run_file(path: str | Path, *, overrides: Sequence[str] = (), **kwargs: Any) -> RunResult:
