@@ -9,15 +9,10 @@ import argparse
 import json
 import sys
 
+from zoo._text import text_table
 from zoo.hookspecs import hookimpl
 
 __all__ = ["register_commands"]
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(fmt.format(*r).rstrip() for r in [header, *rows])
 
 
 def _human(n: int) -> str:
@@ -51,7 +46,7 @@ def _run_list(args: argparse.Namespace) -> int:
         return 0
     rows = [[e.name, e.modality, e.architecture, _human(e.num_params), str(e.embedding_dim), e.license,
              e.integrity, e.repo_id] for e in entries]
-    print(_table(rows, ["name", "modality", "arch", "params", "dim", "license", "integrity", "repo"]))
+    print(text_table(["name", "modality", "arch", "params", "dim", "license", "integrity", "repo"], rows))
     return 0
 
 

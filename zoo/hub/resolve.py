@@ -18,6 +18,7 @@ from ..config import Settings, settings as _settings
 from ..errors import HubError, IntegrityError, OfflineCacheMissError
 from ..registry.entry import BackboneEntry
 from .hashing import sha256_file
+from .importer import repo_cache_dir
 from .lockfile import LockFile
 
 __all__ = ["ResolvedBackbone", "resolve", "cached_files", "verify_file", "evict"]
@@ -145,6 +146,6 @@ def resolve(entry: BackboneEntry, *, offline: bool | None = None, settings: Sett
     if new:
         lock.record(entry.repo_id, entry.revision, new)
     files = {name: p for name, p in found.items() if p is not None}
-    snapshot = s.hf_cache / f"models--{entry.repo_id.replace('/', '--')}" / "snapshots" / entry.revision
+    snapshot = repo_cache_dir(s.hf_cache, entry.repo_id) / "snapshots" / entry.revision
     return ResolvedBackbone(entry=entry, snapshot_dir=snapshot, files=files, sha256=hashes,
                             downloaded=tuple(missing), recorded=tuple(new))

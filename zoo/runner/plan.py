@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._text import text_table
 from .recipe import Recipe
 
 __all__ = ["Plan", "PlanPart", "plan"]
@@ -57,11 +58,8 @@ class Plan:
         r = self.recipe
         rows = [[p.role, p.name, p.plugin, p.version or "", ", ".join(f"{k}={v}" for k, v in p.options.items())]
                 for p in self.parts]
-        widths = [max(len(str(x[i])) for x in [["part", "name", "plugin", "version", "options"], *rows]) for i in range(5)]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         out = [f"recipe {r.name} ({r.source}), seed {r.seed}, device {self.device}", ""]
-        out += [fmt.format("part", "name", "plugin", "version", "options").rstrip()]
-        out += [fmt.format(*row).rstrip() for row in rows]
+        out += [text_table(["part", "name", "plugin", "version", "options"], rows)]
         b = self.backbone
         out += ["", f"backbone: {b['name']}: {b['repo_id']}@{b['revision']} ({b['integrity']}), "
                     f"{b['embedding_dim']}-d, max_seq_length {b['max_seq_length']}"]

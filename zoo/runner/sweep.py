@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .._text import text_table
 from .recipe import Recipe, apply_overrides, recipe_from_dict
 
 __all__ = ["Trial", "SweepResult", "run_sweep", "trial_overrides", "validation_metric"]
@@ -58,9 +59,7 @@ class SweepResult:
             rows.append([f"{t.index}{mark}", *[json.dumps(t.params.get(k)) for k in keys],
                          "" if t.validation is None else f"{t.validation:.4f}",
                          *[f"{t.test[k]:.4f}" if k in t.test else "" for k in tests], t.run_id])
-        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        out = [fmt.format(*header).rstrip(), *[fmt.format(*r).rstrip() for r in rows]]
+        out = [text_table(header, rows)]
         if self.best is not None:
             out += ["", f"best (chosen on validation only): trial {self.best.index} "
                         f"{json.dumps(self.best.params)} -> {self.best.run_dir}"]
