@@ -8,6 +8,7 @@ Kind               Object registered
 ``compression``    :class:`CompressionPass`: ``apply(model, options, *, example_inputs) -> CompressionReport``
 ``evaluator``      a scikit-learn style estimator class (constructor arguments = option fields)
 ``command``        :class:`zoo.plugins.Command` (built by the ``register`` of ``register_commands``)
+``architecture``   a builder ``(entry, resolved, *, device) -> Backbone`` (see :class:`Backbone`)
 =================  ==========================================================================
 
 The conformance kit (:mod:`zoo.testing`) checks these contracts. Nothing here imports torch.
@@ -28,7 +29,54 @@ __all__ = [
     "FreezingPolicy",
     "CompressionPass",
     "module_size_bytes",
+    "Backbone",
+    "LayerGroup",
+    "MODALITIES",
 ]
+
+#: The input modalities a backbone or dataset may declare.
+MODALITIES: tuple[str, ...] = ("text", "image", "vector")
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    """One entry of :meth:`Backbone.group_matcher`: a named group and its parameter names.
+
+    Groups are ordered from the input (embeddings, stem) to the output (last block, final norm);
+    ``params`` are full names as in ``named_parameters()``. Freezing (``first-k``), layer-wise
+    learning-rate decay and gradual unfreezing read these groups only.
+    """
+
+    name: str
+    params: tuple[str, ...]
+
+
+class Backbone(Protocol):
+    """What every architecture builder returns (an ``nn.Module`` with these members).
+
+    - ``modality``: one of :data:`MODALITIES`; a recipe whose data has another modality is refused.
+    - ``embedding_dim``: width of the pooled features.
+    - ``preprocess(inputs)``: raw inputs (texts, images or arrays) to one model batch (a dict of
+      tensors or a tensor) on the model's device: tokenization for text, transforms for images.
+    - ``forward_features(batch)``: pooled features, a ``(batch, embedding_dim)`` float tensor.
+    - ``preprocessing()``: a plain JSON-able description of everything besides the weights that
+      changes features (max length, pooling, normalization, image size, mean/std, ...): part of
+      the feature-cache key and of the run record.
+    - ``group_matcher()``: ordered :class:`LayerGroup` list, input to output (as timm models expose).
+    """
+
+    modality: str
+
+    @property
+    def embedding_dim(self) -> int: ...
+
+    def preprocess(self, inputs: Any) -> Any: ...
+
+    def forward_features(self, batch: Any) -> torch.Tensor: ...
+
+    def preprocessing(self) -> dict[str, Any]: ...
+
+    def group_matcher(self) -> list[LayerGroup]: ...
 
 
 @dataclass(frozen=True)
