@@ -42,6 +42,13 @@ def _plugin_tables() -> Iterable[tuple[str, Mapping]]:
     return list_backbone_tables()
 
 
+def _plugin_error(plugin: str, error: Exception) -> None:
+    """A plugin's entry that collides or does not validate: that plugin's failure, not the registry's."""
+    from ..plugins import get_manager
+
+    get_manager().record_failure(plugin, error, stage="register_backbones")
+
+
 def _cache_key() -> tuple:
     s = _settings()
     stamps = []
@@ -59,7 +66,7 @@ def get_registry(*, reload: bool = False) -> Registry:
     key = _cache_key()
     if reload or key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = build_registry(plugin_tables=_plugin_tables)
+        _CACHE[key] = build_registry(plugin_tables=_plugin_tables, on_plugin_error=_plugin_error)
     return _CACHE[key]
 
 
