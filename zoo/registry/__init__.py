@@ -9,11 +9,11 @@ Python API in the spirit of ``timm.list_models``::
 from __future__ import annotations
 
 import fnmatch
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, get_args
 
 from ..config import settings as _settings
-from ..errors import UnknownBackboneError
-from .entry import BackboneEntry, FileSpec, InputSpec, Reference
+from ..errors import RegistryFilterError, UnknownBackboneError, did_you_mean
+from .entry import BackboneEntry, FileSpec, InputSpec, Modality, Reference
 from .layers import Registry, build_registry, builtin_registry_path, load_registry_file
 from .parse import parse_entry, parse_registry
 
@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 _CACHE: dict[tuple, Registry] = {}
+
 
 
 def _plugin_tables() -> Iterable[tuple[str, Mapping]]:
@@ -83,7 +84,16 @@ def list_backbones(
 
     Matching is case-insensitive; ``verified=True`` keeps entries whose hashes were
     verified by the registry's authors, ``False`` the trust-on-first-use ones.
+
+    Raises:
+        RegistryFilterError: ``modality`` is not ``text`` or ``image`` (the message suggests the
+            closest), since a misspelt filter would silently match nothing.
     """
+    if modality is not None and modality not in get_args(Modality):
+        raise RegistryFilterError(
+            f"modality {modality!r} is not a backbone modality.{did_you_mean(str(modality), get_args(Modality))} "
+            f"Modalities are: {', '.join(get_args(Modality))}."
+        )
     out = []
     for e in get_registry():
         if not fnmatch.fnmatch(e.name.lower(), pattern.lower()):
