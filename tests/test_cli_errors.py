@@ -203,3 +203,29 @@ def test_devices_that_this_machine_lacks_are_typed_errors(capsys):
             resolve_device("cuda")
     rc, _, err = call(capsys, "embed", "all-minilm-l6-v2", "hello", "--device", "bogus")
     one_error_line(err, rc, "'bogus' is not a device name")
+
+
+# --- sweeps ---------------------------------------------------------------------------------
+
+
+def test_sweep_values_are_validated_for_every_trial_before_the_first_starts(capsys, recipe, tmp_path):
+    recipe.write_text(recipe.read_text() + '\n[sweep]\n[sweep.params]\n"training.lr" = [0.01, inf]\n')
+    rc, _, err = call(capsys, "run", str(recipe), "--quiet")
+    one_error_line(err, rc, "lr must be a positive finite number")
+    assert not list((tmp_path / "runs").glob("*"))  # no trial ran
+
+
+@pytest.mark.slow
+def test_sweep_json_is_written_when_a_trial_fails(capsys, recipe, tmp_path, warm_cache, monkeypatch):
+    monkeypatch.setenv("ZOO_OFFLINE", "1")  # the second backbone is not cached: its trial fails, the first stands
+    recipe.write_text(recipe.read_text() + '\n[sweep]\n[sweep.params]\n"backbone.name" = '
+                      '["all-minilm-l6-v2", "bge-small-en-v1.5"]\n')
+    rc, out, err = call(capsys, "run", str(recipe), "-s", "data.max_train=60", "-s", "data.max_test=40", "--quiet",
+                        "--json")
+    assert rc == 1 and "Traceback" not in err
+    summary = json.loads(out)
+    saved = json.loads(next((tmp_path / "runs").glob("*-sweep-*/sweep.json")).read_text())
+    assert saved == summary
+    first, second = saved["trials"]
+    assert first["error"] is None and first["run_dir"] and first["test"]
+    assert second["run_dir"] is None and second["error"].startswith("OfflineCacheMissError")
