@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, get_args
 
 from ..config import settings as _settings
 from ..errors import RegistryFilterError, UnknownBackboneError, did_you_mean
-from .entry import BackboneEntry, FileSpec, InputSpec, Modality, Reference
+from .entry import BackboneEntry, FileSpec, InputSpec, Lineage, Modality, Reference
 from .layers import Registry, build_registry, builtin_registry_path, load_registry_file
 from .parse import parse_entry, parse_registry
 
@@ -21,6 +21,7 @@ __all__ = [
     "BackboneEntry",
     "FileSpec",
     "InputSpec",
+    "Lineage",
     "Reference",
     "Registry",
     "get_registry",
