@@ -37,6 +37,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "protocols",
     "plugin_commands",
     "bert_text",
+    "image_models",
+    "convert_command",
     "registry_commands",
     "datasets",
     "runner_commands",
