@@ -10,12 +10,15 @@ import argparse
 import json
 import sys
 
+from zoo._text import examples
 from zoo.hookspecs import hookimpl
 
 __all__ = ["register_commands"]
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo convert resnet20-12fca82f.th out/resnet20 --preset resnet20-cifar10",
+                        "zoo convert model.pth out/mine --config config.json --name my-net --repo-id me/my-net --json")
     p.add_argument("source", help="the pickled checkpoint (.pth/.th/.pt); read with torch.load(weights_only=True)")
     p.add_argument("out_dir", help="directory to write model.safetensors and config.json into")
     p.add_argument("--preset", help="a known source (sets config, key map, repo id): "
