@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in format_failures(manager):
         print(line, file=sys.stderr)
     args = parser.parse_args(argv)
+    args._argv = argv  # the command line as given (`zoo run --nproc N` re-executes it under torchrun)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
