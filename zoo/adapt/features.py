@@ -52,10 +52,9 @@ def fit_coral(make_classifier: Callable[[], Any], Xs: np.ndarray, ys: np.ndarray
     try:
         from skada import CORALAdapter
     except ImportError as exc:
-        from ..errors import AdaptationError
+        from ..errors import MissingExtraError
 
-        raise AdaptationError("the coral method needs skada: pip install 'transferzoo[adapt]'",
-                              method="coral", missing=("skada",)) from exc
+        raise MissingExtraError(package="skada", extra="adapt", feature="the coral adaptation method") from exc
     Xs64, Xt64 = np.asarray(Xs, dtype=np.float64), np.asarray(Xt, dtype=np.float64)
     X = np.vstack([Xs64, Xt64])
     domain = np.r_[np.ones(len(Xs64), dtype=int), -np.ones(len(Xt64), dtype=int)]  # skada: >0 source, <0 target
