@@ -135,7 +135,7 @@ def test_sklearn_digits(digits: DatasetBundle) -> None:
     assert extra["sklearn"] == sklearn.__version__ and len(extra["data_sha256"]) == 64
     assert sum(len(s) for s in digits.splits.values()) == 1797
     iris = load_sklearn(SklearnOptions(name="iris"), base_dir=DATA, seed=0)
-    assert iris.modality == "tabular" and iris.train.inputs.shape == (150, 4)
+    assert iris.modality == "vector" and iris.train.inputs.shape == (150, 4)
     assert iris.label_names == ("setosa", "versicolor", "virginica")
 
 

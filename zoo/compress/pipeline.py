@@ -26,7 +26,7 @@ from torch import nn
 from zoo.compress.measure import LatencyConfig, LatencyStats, measure, measure_latency_interleaved
 from zoo.compress.serialize import load_compressed, save_compressed
 from zoo.compress.spec import INITIAL_STATE, TAGS, PassSpec, TrainingData
-from zoo.contracts import CompressionReport, module_size_bytes
+from zoo.contracts import CompressionReport, PassResult, module_size_bytes
 from zoo.errors import CompressionOrderError, CompressionPassError
 
 __all__ = [
@@ -209,13 +209,14 @@ def _apply(spec: Any, model: nn.Module, options: Any, *, example_inputs: tuple[A
         raise CompressionPassError("trains on task data: pass data=TrainingData(texts, labels)", pass_name=name)
     original = _bytes(model)
     reference = _forward(model, example_inputs)
-    if isinstance(spec, PassSpec):
-        new, info = spec.fn(model, options, example_inputs=example_inputs, data=data)
-    else:  # a third-party pass following zoo.contracts.CompressionPass
-        report = spec(model, options, example_inputs=example_inputs)
-        new, info = report.model, {}
+    fn = spec.fn if isinstance(spec, PassSpec) else spec  # a bare callable following CompressionPass
+    result = fn(model, options, example_inputs=example_inputs, data=data)
+    if not isinstance(result, PassResult):
+        raise CompressionPassError(f"returned {type(result).__name__}; a pass returns zoo.contracts.PassResult("
+                                   "model, info)", pass_name=name)
+    new, info = result.model, dict(result.info or {})
     atol = _deviation(reference, _forward(new, example_inputs)) if example_inputs is not None else math.inf
-    return CompressionReport(new, _bytes(new), original, atol, 0.0), dict(info or {})
+    return CompressionReport(new, _bytes(new), original, atol, 0.0, info), info
 
 
 def apply_spec(spec: PassSpec, model: nn.Module, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None,

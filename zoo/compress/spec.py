@@ -1,8 +1,10 @@
 """What a compression pass needs from the model and what it leaves behind (no torch here).
 
-A pass is a :class:`PassSpec`: a callable that follows :class:`zoo.contracts.CompressionPass`
-(``apply(model, options, *, example_inputs=None, data=None) -> CompressionReport``) and declares,
-as *state tags*, what it needs and what it changes:
+A pass is a :class:`PassSpec`: plain data naming the function that does the work
+(``fn(model, options, *, example_inputs=None, data=None) -> zoo.contracts.PassResult``), the
+architecture ``capabilities`` it needs (``prune-heads`` needs ``attention-heads``: a recipe whose
+backbone's architecture does not declare them is refused at validation) and, as *state tags*,
+what it needs and what it changes:
 
 ``requires``  tags that must hold before it runs (``magnitude-prune`` needs ``float-weights``)
 ``forbids``   tags that must not hold (``distill`` retrains every weight, so it refuses ``sparse``)
@@ -50,10 +52,10 @@ class TrainingData:
 class PassSpec:
     """A compression pass: the function that applies it and its state contract.
 
-    ``fn(model, options, *, example_inputs, data) -> model`` does the work (it may change
-    ``model`` in place and return it, or return a new one); calling the spec wraps the result in
-    a :class:`zoo.contracts.CompressionReport` with sizes before and after and the largest output
-    deviation measured on ``example_inputs`` (``atol``; ``inf`` when no inputs were given).
+    ``fn(model, options, *, example_inputs, data) -> PassResult`` does the work (it may change
+    ``model`` in place, or return a new one). ``capabilities``: architecture capabilities the
+    pass needs (an architecture builder declares its own as a ``capabilities`` attribute).
+    :func:`zoo.compress.pipeline.apply_spec` runs a spec and measures sizes and output change.
 
     ``exact_size``: the saved model is exactly as big as its tensors (False for passes whose
     sparsity a dense file cannot show). ``needs_data``: the pass trains and requires
@@ -67,6 +69,7 @@ class PassSpec:
     removes: frozenset[str] = frozenset()
     adds: frozenset[str] = frozenset()
     needs_data: bool = False
+    capabilities: frozenset[str] = frozenset()
     doc: str = ""
     why_forbidden: dict[str, str] = field(default_factory=dict)
 
@@ -80,9 +83,3 @@ class PassSpec:
     def after(self, state: frozenset[str]) -> frozenset[str]:
         """The state once this pass has run on a model in ``state``."""
         return (state - self.removes) | self.adds
-
-    def __call__(self, model: Any, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None,
-                 data: TrainingData | None = None) -> Any:
-        from zoo.compress.pipeline import apply_spec
-
-        return apply_spec(self, model, options, example_inputs=example_inputs, data=data)

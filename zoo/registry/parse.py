@@ -55,7 +55,7 @@ _REFERENCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "protocol": (str, False),
 }
 _CHOICES = {
-    "modality": ("text", "image"),
+    "modality": ("text", "image", "vector"),
     "pooling": ("mean", "cls", "max"),
     "integrity": ("verified", "tofu"),
 }
