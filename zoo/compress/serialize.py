@@ -19,7 +19,6 @@ are re-applied to the base model on load, in order and with the recorded seed; p
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ from torch import Tensor, nn
 
 from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, WeightInt8Linear, quiet_ao
 from zoo.compress.structure import describe, reshape
+from zoo._hashing import sha256_file
 from zoo.errors import CompressionPassError
 
 __all__ = [
@@ -211,16 +211,8 @@ def write_weights(tensors: Mapping[str, Tensor], path: Path) -> Path:
     raise CompressionPassError(f"could not write {path} with a header zoo can read back")  # pragma: no cover
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _pass_entries(passes: Sequence[Any]) -> list[dict[str, Any]]:
-    from zoo.compress.pipeline import resolve_passes
+    from zoo.compress.spec import resolve_passes
 
     out = []
     for item in passes:
@@ -268,7 +260,7 @@ def save_compressed(model: nn.Module, passes: Sequence[Any], directory: str | Pa
         record.update(weights=None, modules={}, sha256=None)
     else:
         weights = write_weights(tensors, directory / WEIGHTS_FILE)
-        record.update(weights=WEIGHTS_FILE, modules=special, sha256=_sha256(weights))
+        record.update(weights=WEIGHTS_FILE, modules=special, sha256=sha256_file(weights))
     path = directory / RECORD_FILE
     write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path
@@ -298,13 +290,13 @@ def load_compressed(directory: str | Path, base_model: nn.Module, *, manager: An
         raise CompressionPassError(f"{path} has format {record.get('format')!r}; this zoo reads {FORMAT_VERSION}.")
     model = copy.deepcopy(base_model)
     if record["weights"] is None:
-        from zoo.compress.pipeline import replay
+        from zoo.compress.apply import replay
 
         return replay(record["passes"], model, seed=record["seed"], manager=manager).eval()
     weights = directory / record["weights"]
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing; {path} refers to it.")
-    digest = _sha256(weights)
+    digest = sha256_file(weights)
     if digest != record["sha256"]:
         raise CompressionPassError(
             f"{weights} has sha256 {digest}, but {RECORD_FILE} recorded {record['sha256']}: the file changed "

@@ -18,10 +18,11 @@ earlier pass that broke them. A pass registered without these attributes is not 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["TAGS", "INITIAL_STATE", "PassSpec", "TrainingData"]
+__all__ = ["TAGS", "INITIAL_STATE", "PassSpec", "TrainingData", "ResolvedPass", "resolve_passes"]
 
 TAGS: dict[str, str] = {
     "float-weights": "floating-point weights in plain torch.nn.Linear modules",
@@ -83,3 +84,58 @@ class PassSpec:
     def after(self, state: frozenset[str]) -> frozenset[str]:
         """The state once this pass has run on a model in ``state``."""
         return (state - self.removes) | self.adds
+
+
+# --- naming passes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedPass:
+    """A pass ready to run: its name, callable (usually a :class:`PassSpec`), options and component."""
+
+    name: str
+    spec: Any
+    options: Any = None
+    component: Any = None
+
+    def options_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready data (tuples become lists)."""
+        if self.options is None:
+            return {}
+        if dataclasses.is_dataclass(self.options):
+            return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.options).items()}
+        return dict(self.options)
+
+    @property
+    def spec_needs_data(self) -> bool:
+        return bool(getattr(self.spec, "needs_data", False))
+
+    @property
+    def plugin(self) -> str | None:
+        return getattr(self.component, "plugin", None)
+
+
+def resolve_passes(passes: Sequence[Any], *, manager: Any = None) -> list[ResolvedPass]:
+    """Turn names, ``(name, options)`` pairs, components or specs into :class:`ResolvedPass` es.
+
+    Raises:
+        UnknownComponentError: a name no plugin provides.
+        OptionsError: options that do not fit the pass's schema.
+    """
+    from zoo.plugins import get_component, validate_options
+
+    out: list[ResolvedPass] = []
+    for item in passes:
+        if isinstance(item, ResolvedPass):
+            out.append(item)
+            continue
+        target, options = (item if isinstance(item, tuple) else (item, None))
+        if isinstance(target, str):
+            target = get_component("compression", target, manager=manager)
+        if isinstance(target, PassSpec):
+            out.append(ResolvedPass(target.name, target, options))
+            continue
+        if options is None or isinstance(options, Mapping):
+            options = validate_options(target, options or {})
+        out.append(ResolvedPass(target.name, target.obj, options, target))
+    return out

@@ -40,7 +40,7 @@ def load_sklearn(options: SklearnOptions | None, *, base_dir: Path, seed: int) -
 
     opts = ensure_options(SklearnOptions, options)
     raw = getattr(datasets, f"load_{opts.name}")()
-    image = opts.name == "digits"
+    image = opts.modality == "image"
     inputs = np.asarray(raw.images if image else raw.data)
     labels = np.asarray(raw.target, dtype=np.int64)
     names = tuple(str(n) for n in raw.target_names)

@@ -200,11 +200,12 @@ class SklearnOptions(SplitOptions):
     """Options of the ``sklearn`` loader: a dataset bundled with scikit-learn, by name."""
 
     name: SklearnName = _opt("digits", "which bundled dataset")
+    flatten: bool = _opt(False, "give digits as flat 64-value vectors (modality 'vector') instead of 8x8 images")
 
     @property
     def modality(self) -> str:
-        """``digits`` are 8x8 images; the other bundled datasets are feature vectors."""
-        return "image" if self.name == "digits" else "vector"
+        """``digits`` are 8x8 images (unless flattened); the other bundled datasets are feature vectors."""
+        return "image" if self.name == "digits" and not self.flatten else "vector"
 
     def __post_init__(self) -> None:
         super().__post_init__()

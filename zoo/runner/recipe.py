@@ -195,6 +195,15 @@ class Recipe:
         """The resolved recipe (overrides applied) as plain data, ready for TOML."""
         return _thaw(self.raw)
 
+    def to_toml(self) -> str:
+        """The resolved recipe as a TOML file (written into each run directory as ``recipe.toml``)."""
+        from .._toml import dumps
+
+        header = (f"# resolved recipe of a zoo run: {self.source}\n"
+                  f"# overrides: {' '.join(self.overrides) or '(none)'}\n"
+                  f"# relative paths are relative to: {self.base_dir}\n")
+        return header + dumps(self.to_dict())
+
     def resolved(self) -> dict[str, Any]:
         """Every option with its value in effect, defaults included: what a run records and
         ``zoo reproduce`` re-runs (so a default that changes later does not change a re-run)."""
