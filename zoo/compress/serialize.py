@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, WeightInt8Linear, quiet_ao
+from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, WeightInt8Linear, quantized_conv_types, quiet_ao
 from zoo.compress.structure import describe, reshape
 from zoo._hashing import sha256_file
 from zoo.errors import CompressionPassError
@@ -71,6 +71,11 @@ def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
             continue
         if isinstance(module, WeightInt8Linear):
             yield module.weight_int8
+        if isinstance(module, quantized_conv_types()):  # static-int8 convolutions keep packed weights
+            yield module.weight().int_repr()
+            if module.bias() is not None:
+                yield module.bias().detach()
+            continue
         for param in module.parameters(recurse=False):
             if id(param) not in seen:
                 seen.add(id(param))

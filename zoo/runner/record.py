@@ -21,7 +21,8 @@ import os
 import platform
 import secrets
 import sys
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -169,11 +170,12 @@ def plugin_versions() -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class RunRecord(Mapping):
     """The typed, versioned ``record.json`` of a finished run (field order = key order in the file).
 
     ``options`` holds every option with the value in effect (defaults included): ``zoo reproduce``
-    re-runs these, not today's defaults. ``record["key"]`` reads a field, as on the JSON object.
+    re-runs these, not today's defaults. It is also a read-only mapping of its fields
+    (``record["metrics"]``), as the JSON object is.
     """
 
     format: int
@@ -202,14 +204,18 @@ class RunRecord:
     artifacts: dict[str, str]
     timings: dict[str, float]
     zoo_version: str
+    distributed: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         if key not in _FIELDS:
             raise KeyError(key)
         return getattr(self, key)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in _FIELDS else default
+    def __iter__(self):
+        return iter(_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _FIELDS}
@@ -232,14 +238,16 @@ class RunRecord:
         values = dict(data)
         if version == 1:
             values.setdefault("options", dict((values.get("recipe") or {}).get("resolved") or {}))
-        missing = [name for name in _FIELDS if name not in values]
+        missing = [name for name in _REQUIRED if name not in values]
         if missing:
             raise RunRecordError(f"the record is incomplete: no {', '.join(missing)}. It was not written by a "
                                  "finished `zoo run`; run the recipe again.", path=path)
-        return cls(**{name: values[name] for name in _FIELDS})
+        return cls(**{name: values[name] for name in _FIELDS if name in values})
 
 
-_FIELDS = tuple(f.name for f in __import__("dataclasses").fields(RunRecord))
+_FIELDS = tuple(f.name for f in dataclasses.fields(RunRecord))
+_REQUIRED = tuple(f.name for f in dataclasses.fields(RunRecord) if f.default is dataclasses.MISSING
+                  and f.default_factory is dataclasses.MISSING)
 
 
 def load_record(run_dir: str | Path) -> RunRecord:

@@ -53,6 +53,8 @@ class RunState:
     artifacts: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     record: RunRecord | None = None
+    dist: Any = None
+    """The ``torchrun`` context (:class:`zoo.distributed.DistContext`); rank 0 alone writes."""
 
     # the context ------------------------------------------------------------------------------
     @property
@@ -190,7 +192,7 @@ def train(state: RunState) -> None:
         hooks.zoo_epoch_end(run=state, epoch=epoch, metrics=metrics)
 
     val, t0 = splits.get("validation"), time.perf_counter()
-    common = dict(device=state.device, seed=state.seed, on_epoch=on_epoch, progress=state.progress)
+    common = dict(device=state.device, seed=state.seed, on_epoch=on_epoch, progress=state.progress, dist=state.dist)
     if not state.assembly.trains_backbone:
         state.train_result = train_head_on_features(
             model, spec, train=(state.feats("train"), splits["train"].labels),
@@ -365,7 +367,7 @@ def build_record(state: RunState) -> RunRecord:
         training=state.train_result.to_dict() if state.train_result is not None else None,
         compression=state.compression, metrics={k: v["metrics"] for k, v in state.evaluations.items()},
         evaluations=state.evaluations, feature_cache=_plain(state.cache.stats.__dict__), artifacts=state.artifacts,
-        timings=state.timings, zoo_version=__version__)
+        timings=state.timings, zoo_version=__version__, distributed=state.dist.to_record())
 
 
 STAGES: tuple[tuple[str, Callable[[RunState], None]], ...] = (
@@ -383,12 +385,21 @@ def execute(assembly: Assembly, *, output_dir: Path | None = None, progress: boo
         HookError: a ``zoo_experiment_finish`` hook raised; the run is complete and saved anyway.
         ZooError: a stage failed; the run stays in its ``.partial`` directory.
     """
+    import shutil
+    import tempfile
+
+    from ..distributed import init_distributed, shutdown
     from ..plugins import get_manager
     from .record import new_run_id
 
     recipe = assembly.recipe
+    # under torchrun: join the process group; rank 0 alone writes, the others write to a scratch directory
+    dist, assembly.device = init_distributed(assembly.device)
+    scratch = None if dist.is_writer else Path(tempfile.mkdtemp(prefix=f"zoo-rank{dist.rank}-"))
+    if scratch is not None:
+        output_dir, progress, verbose = scratch, False, False
     directory = RunDirectory(Path(output_dir) if output_dir else recipe.output_dir, new_run_id(recipe.name))
-    state = RunState(assembly, directory, _log(verbose), progress, t_start=time.perf_counter())
+    state = RunState(assembly, directory, _log(verbose), progress, t_start=time.perf_counter(), dist=dist)
     hooks = get_manager().hook
     for name, stage in STAGES:
         state.stage = name
@@ -397,7 +408,12 @@ def execute(assembly: Assembly, *, output_dir: Path | None = None, progress: boo
         hooks.zoo_stage_start(run=state, stage=name)
         stage(state)
         hooks.zoo_stage_end(run=state, stage=name)
-    _finish(state, hooks)
+    shutdown(dist)
+    try:
+        _finish(state, hooks)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return state
 
 
