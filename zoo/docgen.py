@@ -95,7 +95,7 @@ def render_hooks(manager: Any = None) -> str:
     for cls in (hookspecs.ComponentRegister, hookspecs.BackboneRegister, hookspecs.CommandRegister):
         out += [f"### `{cls.__name__}`", "", _md(inspect.getdoc(cls) or ""), ""]
     out += ["## Component contracts", "", _md(inspect.getdoc(contracts).split("\n\nThe conformance")[0]), ""]
-    for cls in (contracts.FreezeReport, contracts.CompressionReport):
+    for cls in (contracts.FreezeReport, contracts.PassResult, contracts.LayerGroup, contracts.Backbone):
         out += [f"### `{cls.__name__}`", "", _md(inspect.getdoc(cls) or ""), ""]
     out += ["The conformance kit (`zoo.testing`) checks these contracts; see writing-plugins.md.", "",
             "## Builtin components", ""]

@@ -90,13 +90,16 @@ def normalize_record(record: dict[str, Any], *, where: str = "") -> dict[str, An
 
 
 def _record_files(paths: Iterable[Path]) -> list[Path]:
+    """``record.json`` files under ``paths``, leaving out interrupted runs (``*.partial`` directories)."""
+    from ..runner.record import PARTIAL_SUFFIX
+
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():
             files.append(p)
         elif p.is_dir():
             files.extend(sorted(p.rglob("record.json")))
-    return files
+    return [f for f in files if not any(part.endswith(PARTIAL_SUFFIX) for part in f.parent.parts)]
 
 
 def collect_runs(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -32,8 +32,8 @@ __all__ = [
     "take_inputs",
 ]
 
-Modality = Literal["text", "image", "tabular"]
-MODALITIES: tuple[str, ...] = get_args(Modality)
+Modality = Literal["text", "image", "vector"]
+MODALITIES: tuple[str, ...] = get_args(Modality)  # the same as zoo.contracts.MODALITIES
 Inputs = Union[list[str], "np.ndarray"]
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "IdxOptions",
     "SKLEARN_DATASETS",
     "ensure_options",
+    "path_options",
 ]
 
 O = TypeVar("O")
@@ -36,9 +37,32 @@ SklearnName = Literal["digits", "iris", "wine", "breast_cancer"]
 SKLEARN_DATASETS: tuple[str, ...] = get_args(SklearnName)
 
 
-def _opt(default: Any, help: str) -> Any:
-    """A dataclass field with a default and a help text."""
-    return field(default=default, metadata={"help": help})
+def _opt(default: Any, help: str, *, path: str | None = None) -> Any:
+    """A dataclass field with a default and a help text; ``path``: ``"file"``, ``"dir"`` or
+    ``"label-files"`` when the value names files (resolved against the recipe's directory and
+    checked before a run starts; see :func:`path_options`)."""
+    return field(default=default, metadata={"help": help, **({"path": path} if path else {})})
+
+
+def path_options(options: Any) -> list[tuple[str, str, str]]:
+    """``(option, path, kind)`` for every path-valued option, read from the fields' ``path`` metadata.
+
+    ``kind`` is ``"file"`` or ``"dir"``; a ``"label-files"`` option contributes each of its files.
+    """
+    import dataclasses
+
+    out: list[tuple[str, str, str]] = []
+    if options is None or not dataclasses.is_dataclass(options):
+        return out
+    for f in dataclasses.fields(options):
+        kind, value = f.metadata.get("path"), getattr(options, f.name)
+        if not kind or not value:
+            continue
+        if kind == "label-files":
+            out.extend((f.name, path, "file") for _, path in options.label_files())
+        else:
+            out.append((f.name, str(value), kind))
+    return out
 
 
 def _check_encoding(name: str) -> None:
@@ -84,11 +108,13 @@ class SplitOptions:
 class TextFilesOptions(SplitOptions):
     """Options shared by the text loaders that read a train file and optional validation/test files."""
 
-    train: str = _opt("train.tsv", "train file, relative to the recipe's directory")
-    validation: str | None = _opt(None, "validation file (optional)")
-    test: str | None = _opt(None, "test file (optional)")
+    train: str = _opt("train.tsv", "train file, relative to the recipe's directory", path="file")
+    validation: str | None = _opt(None, "validation file (optional)", path="file")
+    test: str | None = _opt(None, "test file (optional)", path="file")
     encoding: str = _opt("utf-8", "text encoding of the files")
-    label_names: str | None = _opt(None, _LABEL_NAMES_HELP)
+    label_names: str | None = _opt(None, _LABEL_NAMES_HELP, path="file")
+
+    modality = "text"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,7 +133,7 @@ class TableOptions(TextFilesOptions):
 class CsvOptions(TableOptions):
     """Options of the ``csv`` loader: comma-separated with a header row, quoted fields allowed."""
 
-    train: str = _opt("train.csv", "train file, relative to the recipe's directory")
+    train: str = _opt("train.csv", "train file, relative to the recipe's directory", path="file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +145,7 @@ class TsvOptions(TableOptions):
 class JsonlOptions(TableOptions):
     """Options of the ``jsonl`` loader: one JSON object per line."""
 
-    train: str = _opt("train.jsonl", "train file, relative to the recipe's directory")
+    train: str = _opt("train.jsonl", "train file, relative to the recipe's directory", path="file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,8 +161,10 @@ class LinesPerLabelOptions(SplitOptions):
         (),
         "one file per label, one example per line, as 'label=path' or 'path' (the label is then the file's "
         "extension: 'MR/rt-polarity.pos' -> 'pos'); labels are numbered in this order",
+        path="label-files",
     )
-    directory: str | None = _opt(None, "instead of files: a directory whose files matching `glob` hold one label each")
+    directory: str | None = _opt(None, "instead of files: a directory whose files matching `glob` hold one label each",
+                                 path="dir")
     glob: str = _opt(
         "*", "with directory: a pattern with one '*', which matches the label (e.g. 'rt-polarity.*'); labels are sorted"
     )
@@ -144,6 +172,8 @@ class LinesPerLabelOptions(SplitOptions):
     skip_blank: bool = _opt(
         False, "skip lines that are blank (SentEval keeps them: CR has 3775 lines, 4 of them blank)"
     )
+
+    modality = "text"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -175,6 +205,12 @@ class SklearnOptions(SplitOptions):
     """Options of the ``sklearn`` loader: a dataset bundled with scikit-learn, by name."""
 
     name: SklearnName = _opt("digits", "which bundled dataset")
+    flatten: bool = _opt(False, "give digits as flat 64-value vectors (modality 'vector') instead of 8x8 images")
+
+    @property
+    def modality(self) -> str:
+        """``digits`` are 8x8 images (unless flattened); the other bundled datasets are feature vectors."""
+        return "image" if self.name == "digits" and not self.flatten else "vector"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -190,15 +226,18 @@ class SklearnOptions(SplitOptions):
 class IdxOptions(SplitOptions):
     """Options of the ``idx`` loader: IDX image and label files (MNIST format), gzipped or raw."""
 
-    train_images: str = _opt("train-images-idx3-ubyte.gz", "IDX file of the train images")
-    train_labels: str = _opt("train-labels-idx1-ubyte.gz", "IDX file of the train labels")
-    validation_images: str | None = _opt(None, "IDX file of the validation images (optional)")
-    validation_labels: str | None = _opt(None, "IDX file of the validation labels (with validation_images)")
-    test_images: str | None = _opt(None, "IDX file of the test images (optional)")
-    test_labels: str | None = _opt(None, "IDX file of the test labels (with test_images)")
+    train_images: str = _opt("train-images-idx3-ubyte.gz", "IDX file of the train images", path="file")
+    train_labels: str = _opt("train-labels-idx1-ubyte.gz", "IDX file of the train labels", path="file")
+    validation_images: str | None = _opt(None, "IDX file of the validation images (optional)", path="file")
+    validation_labels: str | None = _opt(None, "IDX file of the validation labels (with validation_images)",
+                                         path="file")
+    test_images: str | None = _opt(None, "IDX file of the test images (optional)", path="file")
+    test_labels: str | None = _opt(None, "IDX file of the test labels (with test_images)", path="file")
     label_names: str | None = _opt(
-        None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)"
+        None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)", path="file"
     )
+
+    modality = "image"
 
     def __post_init__(self) -> None:
         super().__post_init__()

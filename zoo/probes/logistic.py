@@ -10,7 +10,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-__all__ = ["LogisticProbe"]
+__all__ = ["LogisticProbe", "DEFAULT_C_GRID", "REFINE_STEPS"]
+
+DEFAULT_C_GRID: tuple[float, ...] = (1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4, 1e6)
+"""CLIP's coarse sweep of the inverse regularization strength ``C`` (every two decades)."""
+
+REFINE_STEPS = 2
+"""Bisection steps in log10 space after the coarse ``C`` grid (each adds two fits)."""
 
 _MIN_SCALE = 1e-8
 
@@ -37,7 +43,13 @@ class LogisticProbe(ClassifierMixin, BaseEstimator):
     ``c_grid`` (values of ``C`` that :func:`zoo.runner.evaluate.evaluate` sweeps on validation;
     ``fit`` itself uses ``C``).
     Fitted attributes: ``classes_``, ``n_features_in_``, ``n_iter_``, ``model_`` (the fitted pipeline).
+
+    Declared search space (read by :func:`zoo.runner.evaluate.search_space`): with ``C = "auto"``
+    the evaluator sweeps :data:`DEFAULT_C_GRID` on validation, refined by :data:`REFINE_STEPS`.
     """
+
+    search_space = {"C": DEFAULT_C_GRID}
+    search_refine = REFINE_STEPS
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0,
                  c_grid: tuple[float, ...] = ()):

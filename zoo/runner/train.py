@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..distributed import SINGLE, DistContext, DistributedBatchSampler, agree, all_sum, share_loss, wrap
-from .model import TransferModel, frozen_prefix_layers, prefix_states, suffix_logits
+from .model import TransferModel, backbone_groups, frozen_prefix_layers, prefix_states, set_frozen_norms_eval, suffix_logits
 from .recipe import TrainingSpec
 
 __all__ = ["TrainResult", "train_head_on_features", "finetune", "predict", "param_groups", "lr_lambda"]
@@ -84,33 +84,37 @@ def lr_lambda(spec: TrainingSpec, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-def _layer_index(names: Sequence[str]) -> dict[str, int]:
-    from zoo.default_plugins.freezing import find_layers
+def _group_index(model: TransferModel) -> tuple[dict[str, int], set[str]]:
+    """(parameter -> layer index, stem parameters) from the backbone's ``group_matcher()``.
 
-    return find_layers(list(names))
+    The first group is the stem (embeddings); the groups after it are layers 0..L-1.
+    """
+    groups = backbone_groups(model)
+    if not groups:
+        return {}, set()
+    layers = {n: i for i, (_, names) in enumerate(groups[1:]) for n in names}
+    return layers, set(groups[0][1])
 
 
 def param_groups(model: TransferModel, spec: TrainingSpec) -> list[dict[str, Any]]:
     """AdamW parameter groups: head vs backbone, decay vs no-decay, and one per layer with LLRD.
 
-    With ``layer_lr_decay = d`` and L backbone layers, layer i gets ``backbone_lr * d**(L-1-i)``
-    (the top layer the full backbone LR), parameters before the first layer (embeddings)
-    ``backbone_lr * d**L``. Biases and other 1-d parameters (norms) get no weight decay.
+    Layers come from the backbone's ``group_matcher()``: with ``layer_lr_decay = d`` and L layer
+    groups after the stem, layer i gets ``backbone_lr * d**(L-1-i)`` (the top layer the full
+    backbone LR), the stem (embeddings) ``backbone_lr * d**L``. Biases and other 1-d parameters
+    (norms) get no weight decay.
     """
     backbone_lr = spec.backbone_lr if spec.backbone_lr is not None else spec.lr
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    all_names = [n for n, _ in model.named_parameters()]
-    layers = _layer_index([n for n in all_names if n.startswith("backbone.")])
+    layers, stem = _group_index(model) if any(n.startswith("backbone.") for n, _ in named) else ({}, set())
     count = max(layers.values()) + 1 if layers else 0
-    first_layer = min((i for i, n in enumerate(all_names) if n in layers), default=len(all_names))
-    position = {n: i for i, n in enumerate(all_names)}
     groups: dict[tuple[str, float, float], dict[str, Any]] = {}
     for name, param in named:
         if name.startswith("head."):
             part, lr = "head", spec.lr
         elif name in layers:
             part, lr = f"layer{layers[name]}", backbone_lr * spec.layer_lr_decay ** (count - 1 - layers[name])
-        elif position[name] < first_layer:
+        elif name in stem:
             part, lr = "embeddings", backbone_lr * spec.layer_lr_decay ** count
         else:
             part, lr = "backbone", backbone_lr
@@ -124,9 +128,9 @@ def param_groups(model: TransferModel, spec: TrainingSpec) -> list[dict[str, Any
 
 
 def _unfreeze_units(model: TransferModel, trainable: set[str]) -> list[set[str]]:
-    """ULMFiT units, top first: the head, then each trainable layer from the top, then the rest."""
+    """ULMFiT units, top first: the head, then each trainable layer group from the top, then the rest."""
     names = [n for n, _ in model.named_parameters() if n in trainable]
-    layers = _layer_index([n for n in names if n.startswith("backbone.")])
+    layers = {n: i for n, i in _group_index(model)[0].items() if n in trainable}
     head = {n for n in names if n.startswith("head.")}
     units = [head]
     for index in sorted(set(layers.values()), reverse=True):
@@ -199,6 +203,7 @@ def _fit(
             for name in trainable:
                 params[name].requires_grad_(name in active)
         model.train()
+        set_frozen_norms_eval(model)
         sampler.set_epoch(epoch)
         running, seen = 0.0, 0
         with _progress(steps_per_epoch, f"epoch {epoch + 1}/{spec.epochs}", progress) as bar:
@@ -307,20 +312,21 @@ def train_head_on_features(
                 evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress, dist=dist)
 
 
-def _tokenized(model: TransferModel, texts: Sequence[str], device: torch.device) -> dict[str, Tensor]:
-    return {k: v.to(device) for k, v in model.backbone.tokenize(list(texts)).items()}
+def _lengths(inputs: Sequence[Any]) -> np.ndarray:
+    """Sort keys that put similar inputs together: text length; 0 for anything else."""
+    return np.array([len(x) if isinstance(x, str) else 0 for x in inputs])
 
 
-def predict(model: TransferModel, texts: Sequence[str], *, batch_size: int = 64,
+def predict(model: TransferModel, texts: Sequence[Any], *, batch_size: int = 64,
             device: str | torch.device = "cpu", precision: str = "fp32", prefix_layers: int = 0) -> np.ndarray:
-    """Logits of ``model`` on ``texts`` (eval mode, batched longest first), float32 ``(N, C)``.
+    """Logits of ``model`` on raw inputs (eval mode, texts batched longest first), float32 ``(N, C)``.
 
-    ``prefix_layers > 0`` runs the frozen embeddings and first layers once per text, then the rest
+    ``prefix_layers > 0`` runs the frozen stem and first groups once per input, then the rest
     (the same computation, in two steps; see :func:`zoo.runner.model.prefix_states`).
     """
     device = torch.device(device)
     texts = list(texts)
-    order = np.argsort([-len(t) for t in texts], kind="stable")
+    order = np.argsort(-_lengths(texts), kind="stable")
     out: Tensor | None = None
     model.eval()
     with torch.inference_mode():
@@ -329,10 +335,10 @@ def predict(model: TransferModel, texts: Sequence[str], *, batch_size: int = 64,
             chunk = [texts[i] for i in idx]
             with _autocast(device, precision):
                 if prefix_layers:
-                    states = prefix_states(model, chunk, prefix_layers, batch_size=len(chunk), device=device)
+                    states = prefix_states(model, chunk, prefix_layers, batch_size=len(chunk))
                     logits = suffix_logits(model, states, prefix_layers).float().cpu()
                 else:
-                    logits = model(_tokenized(model, chunk, device)).float().cpu()
+                    logits = model(model.backbone.preprocess(chunk)).float().cpu()
             if out is None:
                 out = torch.empty(len(texts), logits.shape[1])
             out[torch.from_numpy(idx)] = logits
@@ -367,8 +373,8 @@ def finetune(
     precision = spec.precision if device.type == "cuda" else "fp32"
     if k:
         t0 = time.perf_counter()
-        train_states = prefix_states(model, texts, k, batch_size=eval_batch_size, device=device)
-        val_states = (prefix_states(model, list(validation[0]), k, batch_size=eval_batch_size, device=device)
+        train_states = prefix_states(model, texts, k, batch_size=eval_batch_size)
+        val_states = (prefix_states(model, list(validation[0]), k, batch_size=eval_batch_size)
                       if validation is not None and len(validation[1]) else None)
         prefix_seconds = time.perf_counter() - t0
 
@@ -388,7 +394,7 @@ def finetune(
         prefix_seconds = 0.0
 
         def logits_of(idx: Tensor) -> Tensor:
-            return model(_tokenized(model, [texts[i] for i in idx.tolist()], device))
+            return model(model.backbone.preprocess([texts[i] for i in idx.tolist()]))
 
         def evaluate() -> tuple[float, float] | None:
             if validation is None or not len(validation[1]):
@@ -399,6 +405,6 @@ def finetune(
 
     result = _fit(model, spec, mode="finetune", n_train=len(y), labels=y, logits_of=logits_of,
                   evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress,
-                  lengths=np.array([len(t) for t in texts]), dist=dist)
+                  lengths=_lengths(texts) if any(isinstance(t, str) for t in texts[:1]) else None, dist=dist)
     return dataclasses.replace(result, frozen_prefix_layers=k, seconds=result.seconds + prefix_seconds,
                                prefix_seconds=prefix_seconds)
