@@ -41,6 +41,7 @@ __all__ = [
     "CompressionOrderError",
     "CompressionPassError",
     "AdaptationError",
+    "AdaptationNeedsError",
     "SearchSpaceError",
     "StudyMismatchError",
     "MissingExtraError",
@@ -304,6 +305,18 @@ class AdaptationError(ZooError, ValueError):
         super().__init__(message)
         self.method = method
         self.missing = missing
+
+
+class AdaptationNeedsError(RecipeError):
+    """A recipe cannot give its adaptation method what the method declares it needs.
+
+    Attributes: ``method``, ``missing`` (e.g. ``("batchnorm",)``), and ``source``, ``key``, ``line``.
+    """
+
+    def __init__(self, message: str, *, method: str, missing: Sequence[str], **where):
+        super().__init__(message, **where)
+        self.method = method
+        self.missing = tuple(missing)
 
 
 # --- search and distributed training -------------------------------------------------------

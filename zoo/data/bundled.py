@@ -42,6 +42,11 @@ def load_sklearn(options: SklearnOptions | None, *, base_dir: Path, seed: int) -
     raw = getattr(datasets, f"load_{opts.name}")()
     image = opts.modality == "image"
     inputs = np.asarray(raw.images if image else raw.data)
+    if opts.shift is not None:
+        from .shifts import apply_shift
+
+        shifted = apply_shift(raw.images, opts.shift, maxval=16.0)  # digits are 0..16
+        inputs = shifted if image else shifted.reshape(len(shifted), -1)
     labels = np.asarray(raw.target, dtype=np.int64)
     names = tuple(str(n) for n in raw.target_names)
     extra = (("sklearn", sklearn.__version__), ("data_sha256", data_sha256(inputs, labels)))

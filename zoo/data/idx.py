@@ -102,6 +102,10 @@ def load_idx(options: IdxOptions | None, *, base_dir: Path, seed: int) -> Datase
         paths = [resolve_file(getattr(opts, k), key=k, base_dir=base_dir, loader="idx") for k in keys]
         sources = tuple(source_file(p, role=k) for p, k in zip(paths, keys))
         x, y = _read_pair(*paths)
+        if opts.shift is not None:
+            from .shifts import apply_shift
+
+            x = apply_shift(x, opts.shift, maxval=255.0 if x.dtype.name == "uint8" else 1.0)
         parts[split] = Part(x, y, sources)
         files.extend(sources)
     names, names_source = _label_names(opts, parts, base_dir)

@@ -206,6 +206,7 @@ class SklearnOptions(SplitOptions):
 
     name: SklearnName = _opt("digits", "which bundled dataset")
     flatten: bool = _opt(False, "give digits as flat 64-value vectors (modality 'vector') instead of 8x8 images")
+    shift: str | None = _opt(None, "digits only: a named distribution shift of every image (rotate30, noise0.3, invert)")
 
     @property
     def modality(self) -> str:
@@ -220,6 +221,17 @@ class SklearnOptions(SplitOptions):
                 f"option 'name': scikit-learn bundles no dataset {self.name!r}.{hint} "
                 f"Choose one of: {', '.join(SKLEARN_DATASETS)}."
             )
+        _check_shift(self.shift)
+        if self.shift is not None and self.name != "digits":
+            raise OptionsError(f"option 'shift': only the digits images can be shifted, not {self.name!r}.")
+
+
+def _check_shift(shift: str | None) -> None:
+    from .shifts import SHIFTS
+
+    if shift is not None and shift not in SHIFTS:
+        raise OptionsError(f"option 'shift': no shift named {shift!r}.{did_you_mean(shift, SHIFTS)} "
+                           f"Choose one of: {', '.join(SHIFTS)}.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,11 +248,13 @@ class IdxOptions(SplitOptions):
     label_names: str | None = _opt(
         None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)", path="file"
     )
+    shift: str | None = _opt(None, "a named distribution shift of every image (rotate30, noise0.3, invert)")
 
     modality = "image"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_shift(self.shift)
         for split in ("validation", "test"):
             if (getattr(self, f"{split}_images") is None) != (getattr(self, f"{split}_labels") is None):
                 raise OptionsError(f"idx: give both {split}_images and {split}_labels, or neither.")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from zoo.hub import ResolvedBackbone
     from zoo.registry import BackboneEntry
 
-__all__ = ["build_image", "register_architectures"]
+__all__ = ["build_image", "build_resnet", "build_efficientnet", "build_vit", "register_architectures"]
 
 
 def build_image(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, device: str = "cpu") -> Any:
@@ -36,10 +36,26 @@ def build_image(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, device:
     return model
 
 
+def _builder(name: str, capabilities: frozenset[str]) -> Any:
+    def build(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, device: str = "cpu") -> Any:
+        return build_image(entry, resolved, device=device)
+
+    build.__name__ = build.__qualname__ = f"build_{name}"
+    build.__doc__ = build_image.__doc__
+    build.capabilities = capabilities  # type: ignore[attr-defined]
+    return build
+
+
+# what components may rely on (compression ``PassSpec.capabilities``, adaptation needs)
+build_resnet = _builder("resnet", frozenset({"batchnorm", "conv-blocks"}))
+build_efficientnet = _builder("efficientnet", frozenset({"batchnorm", "conv-blocks"}))
+build_vit = _builder("vit", frozenset({"transformer-layers"}))
+
+
 @hookimpl
 def register_architectures(register) -> None:
-    register("resnet", build_image,
+    register("resnet", build_resnet,
              summary="ResNet in plain torch: ImageNet layout (timm/torchvision keys) and CIFAR layout (option A).")
-    register("efficientnet", build_image,
+    register("efficientnet", build_efficientnet,
              summary="EfficientNet-Lite0..4 in plain torch, timm tf_efficientnet_lite layout (TF 'same' padding).")
-    register("vit", build_image, summary="Vision Transformer in plain torch, timm layout (class-token pooling).")
+    register("vit", build_vit, summary="Vision Transformer in plain torch, timm layout (class-token pooling).")

@@ -86,6 +86,8 @@ class Assembly:
     model: Any = None
     freeze: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    target: Any = None
+    """The target domain (:class:`zoo.runner.adaptation.TargetData`) when the recipe has ``[data.target]``."""
 
     def part(self, role: str) -> Part:
         return self.parts[role]
@@ -136,6 +138,10 @@ def assemble(recipe: Recipe, *, build_model: bool = True, device: str | None = N
     splits = {k: subset(s, limits[k], recipe.seed) for k, s in bundle.splits.items() if s is not None}
     assembly = Assembly(recipe, parts, entry, bundle, splits, resolve_device(device or recipe.device),
                         extras={"timings": {"load_data": round(time.perf_counter() - t0, 3)}})
+    if recipe.target is not None:
+        from .adaptation import load_target
+
+        assembly.target = load_target(recipe, parts["target"], bundle)
     if build_model:
         assembly.backbone = load_configured_backbone(recipe, assembly.device)
         assembly.build_model()

@@ -87,6 +87,42 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class TargetSpec:
+    """``[data.target]``: the target domain of domain adaptation (same classes, shifted inputs).
+
+    Its loader's train split is the *unlabeled* adaptation split (labels are dropped when it is
+    loaded); its test split is the labeled target test, read only for the final scores.
+    """
+
+    loader: str = _opt("", "dataset loader of the target domain (see `zoo plugins list`)")
+    max_adapt: int | None = _opt(None, "use at most this many unlabeled target examples (a seeded random subset)")
+    max_test: int | None = _opt(None, "use at most this many target test examples (a seeded random subset)")
+    options: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "the target loader's options"})
+
+    def __post_init__(self) -> None:
+        if not self.loader:
+            raise ValueError("data.target.loader is required (e.g. 'sklearn')")
+        for name in ("max_adapt", "max_test"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+@dataclass(frozen=True)
+class AdaptationSpec:
+    """``[adaptation]``: a domain-adaptation method, its options and the label-free selection criterion."""
+
+    name: str = _opt("", "adaptation method (see `zoo plugins list`): coral, self-training, dann, adabn, tent")
+    criterion: Literal["entropy", "source-validation", "importance-weighted"] = _opt(
+        "entropy", "how sweeps over this method's options choose without target labels")
+    options: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "the method's options"})
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("adaptation.name is required (e.g. 'self-training')")
+
+
+@dataclass(frozen=True)
 class ComponentSpec:
     """A component by name with its raw options (``[head]``, ``[freezing]``, entries of lists)."""
 
@@ -204,6 +240,8 @@ class Recipe:
     overrides: tuple[str, ...] = ()
     description: str = ""
     threads: int | None = None
+    target: TargetSpec | None = None
+    adaptation: AdaptationSpec | None = None
     parts: Mapping[str, tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
     """role (``dataset``, ``head``, ``freezing``, ``compression.0``, ``evaluator.0``, ...) ->
     (component, validated options instance): validated once, here."""
@@ -228,6 +266,12 @@ class Recipe:
         top["output_dir"] = str(self.raw.get("output_dir", top["output_dir"]))
         out: dict[str, Any] = {**top, "backbone": _fields(self.backbone)}
         out["data"] = {**_fields(self.data, skip=("options",)), "options": _fields(self.parts["dataset"][1])}
+        if self.target is not None:
+            out["data"]["target"] = {**_fields(self.target, skip=("options",)),
+                                     "options": _fields(self.parts["target"][1])}
+        if self.adaptation is not None:
+            out["adaptation"] = {"name": self.adaptation.name, "criterion": self.adaptation.criterion,
+                                 "options": _fields(self.parts["adaptation"][1])}
         for role in ("head", "freezing"):
             out[role] = {"name": getattr(self, role).name, "options": _fields(self.parts[role][1])}
         out["training"] = _fields(self.training)
@@ -254,7 +298,7 @@ def _fields(options: Any, *, skip: Sequence[str] = ()) -> dict[str, Any]:
             if f.init and f.name not in skip}
 
 
-SECTIONS = ("backbone", "data", "head", "freezing", "training", "compression", "evaluators", "sweep")
+SECTIONS = ("backbone", "data", "head", "freezing", "training", "compression", "evaluators", "adaptation", "sweep")
 _TOP_KEYS = tuple(f.name for f in dataclasses.fields(TopSpec))
 
 
@@ -523,6 +567,58 @@ def _check_capabilities(check: _Checker, entry: Any, passes: Sequence[tuple[Comp
                 missing=missing, source=err.source, key=err.key, line=err.line)
 
 
+def _target(check: _Checker, entry: Any, raw: Any, base_dir: Path, parts: dict[str, tuple[Any, Any]],
+            check_files: bool) -> TargetSpec:
+    """Validate ``[data.target]``; adds the ``target`` part (loader, validated options)."""
+    from ..errors import UnknownComponentError
+    from ..plugins import get_component
+
+    table = check.table(raw, "data.target")
+    opts_raw = check.table(table.get("options", {}), "data.target.options")
+    spec = check.section(TargetSpec, {**table, "options": MappingProxyType(dict(opts_raw))}, "data.target",
+                         tables=("options",))
+    try:
+        loader = get_component("dataset", spec.loader)
+    except UnknownComponentError as exc:
+        raise check.fail("data.target.loader", str(exc)) from None
+    options = check.options(loader, opts_raw, "data.target.options")
+    _check_modality(check, entry, loader, options)
+    if check_files:
+        _check_data_files(check, loader, options, base_dir)
+    parts["target"] = (loader, options)
+    return spec
+
+
+def _adaptation(check: _Checker, entry: Any, raw: Any, target: TargetSpec | None,
+                parts: dict[str, tuple[Any, Any]]) -> AdaptationSpec:
+    """Validate ``[adaptation]`` and what its method needs; adds the ``adaptation`` part."""
+    from ..errors import AdaptationNeedsError
+    from ..plugins import get_component
+
+    table = check.table(raw, "adaptation")
+    criterion = table.pop("criterion", "entropy")
+    spec_c, comp, options = _component(check, "adaptation", table, "adaptation")
+    spec = check.section(AdaptationSpec, {"name": spec_c.name, "criterion": criterion,
+                                          "options": spec_c.options}, "adaptation", tables=("options",))
+    needs = comp.obj.needs
+    arch = get_component("architecture", entry.architecture)
+    has = frozenset(getattr(arch.obj, "capabilities", ()) or ())
+    missing = needs.missing(has_target=target is not None, has_source_labels=True,
+                            has_batchnorm="batchnorm" in has, trainable_backbone=True)
+    if missing:
+        what = {"target_inputs": "an unlabeled target split: add a [data.target] table with its loader",
+                "batchnorm": f"BatchNorm layers, which architecture {entry.architecture!r} of backbone "
+                             f"{entry.name!r} does not have (it has: {', '.join(sorted(has)) or 'none declared'})",
+                "source_labels": "labeled source data"}
+        err = check.fail("adaptation.name", "")
+        raise AdaptationNeedsError(
+            f"adaptation method {spec.name!r} needs {'; and '.join(what.get(m, m) for m in missing)}. "
+            "Choose another method or change the recipe.", method=spec.name, missing=missing,
+            source=err.source, key=err.key, line=err.line)
+    parts["adaptation"] = (comp, options)
+    return spec
+
+
 def _check_sweep_keys(check: _Checker, sweep: SweepSpec, raw: Mapping[str, Any]) -> None:
     for key, values in sweep.params.items():
         if not values:
@@ -568,6 +664,7 @@ def recipe_from_dict(
     entry = _check_backbone(check, backbone.name)
 
     data_raw = check.table(raw["data"], "data")
+    target_raw = data_raw.pop("target", None)
     data_opts_raw = check.table(data_raw.get("options", {}), "data.options")
     data = check.section(DataSpec, {**data_raw, "options": MappingProxyType(dict(data_opts_raw))}, "data",
                          tables=("options",))
@@ -584,6 +681,7 @@ def recipe_from_dict(
         _check_data_files(check, loader, data_options, base_dir)
 
     parts: dict[str, tuple[Any, Any]] = {"dataset": (loader, data_options)}
+    target = _target(check, entry, target_raw, base_dir, parts, check_files) if target_raw is not None else None
     head, *parts["head"] = _component(check, "head", raw.get("head", {"name": "linear"}), "head")
     freezing, *parts["freezing"] = _component(check, "freezing", raw.get("freezing", {"name": "all-but-head"}),
                                               "freezing")
@@ -603,6 +701,8 @@ def recipe_from_dict(
     if data.folds and training.epochs > 0:
         raise check.fail("data.folds", "k-fold cross-validation evaluates probes on frozen features; "
                                        "set training.epochs = 0 or remove data.folds.")
+
+    adaptation = _adaptation(check, entry, raw["adaptation"], target, parts) if "adaptation" in raw else None
 
     sweep = None
     if "sweep" in raw:
@@ -640,6 +740,8 @@ def recipe_from_dict(
         overrides=tuple(overrides),
         description=top.description,
         threads=top.threads,
+        target=target,
+        adaptation=adaptation,
         parts={k: tuple(v) for k, v in parts.items()},
     )
 

@@ -205,6 +205,9 @@ class RunRecord(Mapping):
     timings: dict[str, float]
     zoo_version: str
     distributed: dict[str, Any] = field(default_factory=dict)
+    adaptation: dict[str, Any] = field(default_factory=dict)
+    """With ``[data.target]``: the method, its options, the selection criterion, and per evaluator
+    (and head) the ``source_only`` and ``adapted`` metrics on the target test."""
 
     def __getitem__(self, key: str) -> Any:
         if key not in _FIELDS:

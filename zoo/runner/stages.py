@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -53,6 +54,8 @@ class RunState:
     artifacts: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     record: RunRecord | None = None
+    adaptation: dict[str, Any] = field(default_factory=dict)
+    target_backbone: Any = None
     dist: Any = None
     """The ``torchrun`` context (:class:`zoo.distributed.DistContext`); rank 0 alone writes."""
 
@@ -120,6 +123,19 @@ class RunState:
         return self.features[split]
 
 
+    def target_feats(self, kind: str, inputs: Any, fingerprint: str) -> Any:
+        """Features of a target split (``adapt`` or ``test``) by the unadapted backbone, from the cache."""
+        key = f"target.{kind}"
+        if key not in self.features:
+            from .features import weights_digest
+
+            backbone = self.backbone
+            self.features[key] = self.cache.get_or_compute(
+                backbone, inputs, weights_sha256=weights_digest(backbone.resolved), dataset_fingerprint=fingerprint,
+                split=key, preprocessing=backbone.preprocessing(), batch_size=self.batch_size)
+        return self.features[key]
+
+
 def _log(enabled: bool) -> Callable[[str], None]:
     def log(message: str) -> None:
         if enabled:
@@ -160,7 +176,11 @@ def prepare(state: RunState) -> None:
 
 
 def adapt(state: RunState) -> None:
-    """Domain adaptation of the backbone before training (the domain-adaptation issue fills this in)."""
+    """Domain adaptation of a copy of the backbone on the unlabeled target split (model-level methods
+    such as AdaBN); feature-level methods and TENT act when the target is scored (``evaluate``)."""
+    from .adaptation import adapt_backbone
+
+    adapt_backbone(state)
 
 
 def features(state: RunState) -> None:
@@ -255,13 +275,19 @@ def evaluate(state: RunState) -> None:
     """The trained head's metrics on the evaluation split, then each evaluator on frozen features."""
     _evaluate_head(state)
     parts = state.assembly.roles("evaluator")
-    if not parts:
-        return
-    t0 = time.perf_counter()
-    xs = {name: state.feats(name) for name in state.splits}
-    state.timed("features", t0)
-    for i, part in enumerate(parts):
-        _run_evaluator(state, i, part, xs)
+    if parts:
+        t0 = time.perf_counter()
+        xs = {name: state.feats(name) for name in state.splits}
+        state.timed("features", t0)
+        for i, part in enumerate(parts):
+            _run_evaluator(state, i, part, xs)
+    _evaluate_target(state)
+
+
+def _evaluate_target(state: RunState) -> None:
+    from .adaptation import evaluate_target
+
+    evaluate_target(state)
 
 
 def _evaluate_head(state: RunState) -> None:
@@ -367,7 +393,21 @@ def build_record(state: RunState) -> RunRecord:
         training=state.train_result.to_dict() if state.train_result is not None else None,
         compression=state.compression, metrics={k: v["metrics"] for k, v in state.evaluations.items()},
         evaluations=state.evaluations, feature_cache=_plain(state.cache.stats.__dict__), artifacts=state.artifacts,
-        timings=state.timings, zoo_version=__version__, distributed=state.dist.to_record())
+        timings=state.timings, zoo_version=__version__, distributed=state.dist.to_record(),
+        adaptation=_adaptation_record(state))
+
+
+def _adaptation_record(state: RunState) -> dict[str, Any]:
+    """What the record says of the target domain: method, options, criterion, and both scores."""
+    a = state.assembly
+    if a.target is None:
+        return {}
+    spec = a.recipe.adaptation
+    out: dict[str, Any] = {"target": a.target.record}
+    if spec is not None:
+        out.update(method=spec.name, options=a.parts["adaptation"].options_dict(), criterion=spec.criterion,
+                   needs=dataclasses.asdict(a.parts["adaptation"].component.obj.needs))
+    return _plain({**out, **state.adaptation})
 
 
 STAGES: tuple[tuple[str, Callable[[RunState], None]], ...] = (

@@ -1,0 +1,117 @@
+"""Domain adaptation through the runner: [data.target] and [adaptation] in recipes, both scores in
+the record, validation-time refusals, and target test labels that cannot change any prediction.
+Real data: scikit-learn's digits as 64-value vectors, the target under a named shift."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from test_engine import RECIPE, vector_zoo, write  # noqa: F401  (fixture re-export)
+from zoo.errors import AdaptationNeedsError, RecipeError
+
+TARGET = """
+[data.target]
+loader = "sklearn"
+
+[data.target.options]
+name = "digits"
+flatten = true
+shift = "noise0.3"
+test_fraction = 0.5
+{adaptation}
+"""
+
+
+def recipe(tmp_path, adaptation: str = "", *, epochs: int = 0):
+    text = RECIPE.format(extra=TARGET.format(adaptation=adaptation)).replace("epochs = 4", f"epochs = {epochs}")
+    path = tmp_path / "da.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SELF_TRAINING = '\n[adaptation]\nname = "self-training"\n\n[adaptation.options]\nrounds = 2\n'
+
+
+def test_target_scores_source_only_and_adapted_side_by_side(tmp_path, vector_zoo):  # noqa: F811
+    from zoo.runner import load_recipe, run_recipe
+
+    rec = run_recipe(load_recipe(recipe(tmp_path, SELF_TRAINING)), progress=False, verbose=False).record
+    da = rec["adaptation"]
+    assert da["method"] == "self-training" and da["criterion"] == "entropy"
+    assert da["options"] == {"rounds": 2, "keep": 0.8}  # defaults recorded
+    assert da["target"]["used"]["adapt"]["n"] + da["target"]["used"]["test"]["n"] == 1797
+    scores = da["scores"]["logistic-probe"]
+    assert set(scores) == {"source_only", "adapted"}
+    assert 0.1 < scores["source_only"]["accuracy"] < 1 and 0.1 < scores["adapted"]["accuracy"] < 1
+    assert "ci_low" in scores["adapted"] or "accuracy_ci" in scores["adapted"] or len(scores["adapted"]) > 1
+
+
+def test_target_test_labels_cannot_change_a_prediction(tmp_path, vector_zoo, monkeypatch):  # noqa: F811
+    from zoo.runner import adaptation, load_recipe, run_recipe
+
+    path = recipe(tmp_path, SELF_TRAINING)
+    clean = run_recipe(load_recipe(path), progress=False, verbose=False).record["adaptation"]
+    real_load = adaptation.load_target
+
+    def poisoned(*args, **kwargs):
+        target = real_load(*args, **kwargs)
+        labels = np.random.default_rng(0).permutation(target.test.labels)
+        test = dataclasses.replace(target.test, labels=(labels + 1) % 10)
+        return dataclasses.replace(target, test=test)
+
+    monkeypatch.setattr(adaptation, "load_target", poisoned)
+    dirty = run_recipe(load_recipe(path), progress=False, verbose=False).record["adaptation"]
+    assert dirty["predictions_sha256"] == clean["predictions_sha256"]  # no prediction moved
+    assert dirty["scores"] != clean["scores"]  # the poison did reach the final scoring
+
+
+def test_adaptation_without_a_target_is_refused(tmp_path, vector_zoo):  # noqa: F811
+    from zoo.runner import load_recipe
+
+    text = RECIPE.format(extra=SELF_TRAINING).replace("epochs = 4", "epochs = 0")
+    path = tmp_path / "r.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AdaptationNeedsError, match="needs an unlabeled target split") as err:
+        load_recipe(path)
+    assert err.value.missing == ("target_inputs",) and err.value.key == "adaptation.name"
+
+
+def test_adabn_refuses_a_backbone_without_batchnorm(tmp_path, shared_data):
+    from zoo.runner import load_recipe
+
+    path = tmp_path / "r.toml"
+    path.write_text(f"""
+name = "adabn-minilm"
+[backbone]
+name = "all-minilm-l6-v2"
+[data]
+loader = "lines-per-label"
+[data.options]
+files = ["neg={shared_data}/senteval/MR/rt-polarity.neg", "pos={shared_data}/senteval/MR/rt-polarity.pos"]
+encoding = "latin-1"
+[data.target]
+loader = "lines-per-label"
+[data.target.options]
+files = ["neg={shared_data}/senteval/CR/custrev.neg", "pos={shared_data}/senteval/CR/custrev.pos"]
+test_fraction = 0.5
+[adaptation]
+name = "adabn"
+[[evaluators]]
+name = "logistic-probe"
+""", encoding="utf-8")
+    with pytest.raises(AdaptationNeedsError, match="BatchNorm layers, which architecture 'bert'") as err:
+        load_recipe(path)
+    assert err.value.missing == ("batchnorm",)
+
+
+def test_bad_criterion_and_unknown_method_name_the_key(tmp_path, vector_zoo):  # noqa: F811
+    from zoo.runner import load_recipe
+
+    with pytest.raises(RecipeError, match="adaptation.criterion"):
+        load_recipe(recipe(tmp_path, SELF_TRAINING.replace('name = "self-training"',
+                                                           'name = "self-training"\ncriterion = "accuracy"')))
+    with pytest.raises(RecipeError, match="self-trainnig"):
+        load_recipe(recipe(tmp_path, SELF_TRAINING.replace('"self-training"', '"self-trainnig"')))
