@@ -115,3 +115,24 @@ def test_bad_criterion_and_unknown_method_name_the_key(tmp_path, vector_zoo):  #
                                                            'name = "self-training"\ncriterion = "accuracy"')))
     with pytest.raises(RecipeError, match="self-trainnig"):
         load_recipe(recipe(tmp_path, SELF_TRAINING.replace('"self-training"', '"self-trainnig"')))
+
+
+def test_adabn_adapts_copies_per_domain_and_keeps_the_backbone(tmp_path, vector_zoo):  # noqa: F811
+    import torch
+
+    from zoo.runner import load_recipe
+    from zoo.runner.assembly import assemble
+    from zoo.runner.stages import execute
+
+    path = recipe(tmp_path, '\n[adaptation]\nname = "adabn"\n').read_text().replace('shift = "noise0.3"',
+                                                                                   'shift = "invert"')
+    (tmp_path / "adabn.toml").write_text(path, encoding="utf-8")
+    assembly = assemble(load_recipe(tmp_path / "adabn.toml"), build_model=False)
+    state = execute(assembly, progress=False, verbose=False)
+    original = state.backbone.stem[1].running_mean
+    assert not torch.equal(state.target_backbone.stem[1].running_mean, original)
+    assert not torch.equal(state.source_backbone.stem[1].running_mean, original)
+    da = state.record["adaptation"]
+    assert da["info"] == {"examples": da["target"]["used"]["adapt"]["n"], "batchnorm_layers": 1}
+    scores = da["scores"]["logistic-probe"]
+    assert scores["adapted"]["accuracy"] != scores["source_only"]["accuracy"]

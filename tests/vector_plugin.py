@@ -88,7 +88,7 @@ def build_tiny_mlp(entry: Any, resolved: Any, *, device: str = "cpu") -> TinyMLP
 
 
 build_tiny_mlp.modality = "vector"  # type: ignore[attr-defined]
-build_tiny_mlp.capabilities = frozenset()  # type: ignore[attr-defined]
+build_tiny_mlp.capabilities = frozenset({"batchnorm"})  # type: ignore[attr-defined]  (its stem has one)
 
 
 @dataclass(frozen=True)

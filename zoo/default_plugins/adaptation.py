@@ -136,11 +136,12 @@ class Dann(_Method):
 
 
 class AdaBN(_Method):
-    """AdaBN: BatchNorm running statistics re-estimated on the unlabeled target split."""
+    """AdaBN: BatchNorm statistics re-estimated per domain (source train, unlabeled target) for the probe."""
 
     level = "model"
     needs = AdaptationNeeds(batchnorm=True)
     options_type = AdaBNOptions
+    per_domain = True  # each domain normalized with its own statistics: source features under source ones
 
     def adapt(self, backbone: Any, target_batches: Callable[[int], Any], *, seed: int = 0,
               logits: Callable[[Any], Any] | None = None) -> dict[str, Any]:

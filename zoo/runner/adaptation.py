@@ -100,6 +100,10 @@ def adapt_backbone(state: Any) -> None:
     info = method.adapt(adapted, _batches(adapted, state.assembly.target.adapt.inputs, state.batch_size),
                         seed=state.seed)
     state.target_backbone = adapted
+    if getattr(method, "per_domain", False):  # AdaBN: the source side is normalized with its own statistics too
+        source = copy.deepcopy(state.backbone)
+        method.adapt(source, _batches(source, state.splits["train"].inputs, state.batch_size), seed=state.seed)
+        state.source_backbone = source
     state.adaptation["info"] = info
     state.timed("adapt", t0)
     state.log(f"  adapt: {part.name} on {len(state.assembly.target.adapt)} unlabeled target examples")
@@ -158,8 +162,11 @@ def _evaluator_predictions(state: Any, part: Any, found: Any, x_test: Any) -> di
     if method.level == "features":
         x_adapt = state.target_feats("adapt", state.assembly.target.adapt.inputs, state.assembly.target.adapt.fingerprint)
         out["adapted"] = method.fit(make, xs, ys, x_adapt, seed=state.seed).predict(x_test)
-    elif getattr(state, "target_backbone", None) is not None:
-        out["adapted"] = source.predict(_encode(state.target_backbone, state.assembly.target.test.inputs,
+    elif state.target_backbone is not None:
+        fitted = source
+        if state.source_backbone is not None:
+            fitted = make().fit(_encode(state.source_backbone, state.splits["train"].inputs, state.batch_size), ys)
+        out["adapted"] = fitted.predict(_encode(state.target_backbone, state.assembly.target.test.inputs,
                                                 state.batch_size))
     return out
 
@@ -183,8 +190,4 @@ def _head_predictions(state: Any, found: Any, x_test: Any) -> dict[str, Any]:
         feats = _encode(model.backbone, target.test.inputs, state.batch_size)
         with torch.no_grad():
             out["adapted"] = model.head.eval()(torch.as_tensor(feats).to(state.device)).argmax(1).cpu().numpy()
-    elif getattr(state, "target_backbone", None) is not None:
-        feats = _encode(state.target_backbone, target.test.inputs, state.batch_size)
-        with torch.no_grad():
-            out["adapted"] = head(torch.as_tensor(feats).to(state.device)).argmax(1).cpu().numpy()
-    return out
+    return out  # a head trained under the pretrained statistics is not re-trained for AdaBN: evaluators only

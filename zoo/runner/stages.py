@@ -56,6 +56,7 @@ class RunState:
     record: RunRecord | None = None
     adaptation: dict[str, Any] = field(default_factory=dict)
     target_backbone: Any = None
+    source_backbone: Any = None
     dist: Any = None
     """The ``torchrun`` context (:class:`zoo.distributed.DistContext`); rank 0 alone writes."""
 
