@@ -7,7 +7,8 @@ Every other module calls :func:`settings` and reads attributes of the frozen
 ==========================  ================================================================
 Variable                    Meaning
 ==========================  ================================================================
-``ZOO_OFFLINE``             ``1`` never touches the network (also ``HF_HUB_OFFLINE=1``)
+``ZOO_OFFLINE``             ``1`` never touches the network (also ``HF_HUB_OFFLINE=1``); it puts
+                            huggingface_hub offline too (:func:`configure_huggingface_hub`)
 ``ZOO_HOME``                zoo's own state: lock file, feature cache, runs (``~/.cache/zoo``)
 ``ZOO_REGISTRY``            extra registry files layered over the built-in one, ``os.pathsep``-separated
 ``ZOO_LOCKFILE``            the trust-on-first-use lock file (default ``$ZOO_HOME/zoo.lock.toml``)
@@ -17,20 +18,21 @@ Variable                    Meaning
 ``ZOO_DISABLE_PLUGINS``     comma-separated deny-list of plugin names
 ``HF_ENDPOINT``             the Hub to download from (default https://huggingface.co)
 ``HF_HOME``/``HF_HUB_CACHE`` where the standard Hub cache lives
-``HF_HUB_OFFLINE``          the Hub's own offline switch, honoured too
+``HF_HUB_OFFLINE``          the Hub's own offline switch, honoured too (and ``TRANSFORMERS_OFFLINE``)
 ==========================  ================================================================
 """
 
 from __future__ import annotations
 
 import os
-from ._toml import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._toml import tomllib
 from .errors import ConfigError
 
-__all__ = ["Settings", "settings"]
+__all__ = ["Settings", "settings", "configure_huggingface_hub"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -99,7 +101,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
     config_file = Path(env.get("ZOO_CONFIG") or zoo_home / "config.toml").expanduser()
     reg = tuple(Path(p).expanduser() for p in env.get("ZOO_REGISTRY", "").split(os.pathsep) if p.strip())
     return Settings(
-        offline=_flag(env, "ZOO_OFFLINE") or _flag(env, "HF_HUB_OFFLINE"),
+        offline=_flag(env, "ZOO_OFFLINE") or _flag(env, "HF_HUB_OFFLINE") or _flag(env, "TRANSFORMERS_OFFLINE"),
         hf_endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
         hf_cache=hf_cache,
         zoo_home=zoo_home,
@@ -110,3 +112,25 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         load_plugins=_names(env, "ZOO_LOAD_PLUGINS"),
         disable_plugins=_names(env, "ZOO_DISABLE_PLUGINS") or frozenset(),
     )
+
+
+def configure_huggingface_hub(s: Settings | None = None) -> None:
+    """Make huggingface_hub follow zoo's offline switch; zoo calls it before every use of the Hub client.
+
+    When huggingface_hub is not imported yet, it is imported here with ``HF_HUB_OFFLINE=1`` in the
+    environment if zoo is offline (the variable is removed again afterwards, so turning
+    ``ZOO_OFFLINE`` off later in the same process works); its ``constants.HF_HUB_OFFLINE`` is then
+    set to zoo's setting. Offline, huggingface_hub makes no request at all: otherwise it resolves
+    the Hub's hostname even for ``local_files_only`` look-ups.
+    """
+    s = s or settings()
+    if "huggingface_hub.constants" not in sys.modules:
+        added = s.offline and os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in _TRUE
+        if added:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        try:
+            import huggingface_hub.constants  # noqa: F401  (reads the environment once, now)
+        finally:
+            if added:
+                os.environ.pop("HF_HUB_OFFLINE", None)
+    sys.modules["huggingface_hub.constants"].HF_HUB_OFFLINE = s.offline

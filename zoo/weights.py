@@ -14,12 +14,12 @@ not a log line: callers decide what is acceptable.
 from __future__ import annotations
 
 import os
-import secrets
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
 
+from zoo._atomic import create_temp_file
 from zoo.errors import ArchitectureError, WeightsFormatError
 
 if TYPE_CHECKING:  # torch is imported when a function runs, so `import zoo.weights` stays cheap
@@ -244,8 +244,8 @@ def save_file_atomic(
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     meta = {str(k): str(v) for k, v in (metadata or {}).items()} or None
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    fd, tmp = create_temp_file(path.parent, prefix=f".{path.name}.")
+    os.close(fd)
     mode = os.stat(tmp).st_mode & 0o777  # what the umask allows; save_file may write 0600
     try:
         save_file(data, str(tmp), metadata=meta)
