@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._toml import tomllib
+from ._toml import load_toml_file
 from .errors import ConfigError
 
 __all__ = ["Settings", "settings", "configure_huggingface_hub"]
@@ -67,28 +67,39 @@ class Settings:
     plugins_strict: bool = False
     load_plugins: frozenset[str] | None = None
     disable_plugins: frozenset[str] = field(default_factory=frozenset)
+    #: verified registry entries that a plugin's ``override = true`` may replace (config file only)
+    allow_plugin_override: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def feature_cache(self) -> Path:
         return self.zoo_home / "features"
 
 
-def _config_registry_paths(config_file: Path) -> tuple[Path, ...]:
-    if not config_file.is_file():
-        return ()
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_file}: not valid TOML ({exc}). Fix the file or remove it.") from exc
-    paths = data.get("registry", [])
-    if isinstance(paths, str):
-        paths = [paths]
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ConfigError(f"{config_file}, key 'registry': expected a list of file paths, got {paths!r}.")
-    unknown = set(data) - {"registry"}
+_CONFIG_KEYS = ("registry", "allow_plugin_override")
+
+
+def _string_list(config_file: Path, data: dict, key: str, what: str) -> list[str]:
+    values = data.get(key, [])
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{config_file}, key {key!r}: expected a list of {what}, got {values!r}.")
+    return values
+
+
+def _read_config(config_file: Path) -> tuple[tuple[Path, ...], frozenset[str]]:
+    """The config file's registry paths and the entries plugins may override."""
+    if not config_file.exists():
+        return (), frozenset()
+    data = load_toml_file(config_file, lambda problem: ConfigError(
+        f"{config_file}: the config file {problem}. Fix the file or remove it (ZOO_CONFIG names it)."))
+    unknown = set(data) - set(_CONFIG_KEYS)
     if unknown:
-        raise ConfigError(f"{config_file}: unknown key(s) {sorted(unknown)}; the config file accepts 'registry'.")
-    return tuple((config_file.parent / Path(p).expanduser()) for p in paths)
+        raise ConfigError(f"{config_file}: unknown key(s) {sorted(unknown)}; the config file accepts "
+                          f"{', '.join(repr(k) for k in _CONFIG_KEYS)}.")
+    paths = _string_list(config_file, data, "registry", "file paths")
+    allow = _string_list(config_file, data, "allow_plugin_override", "backbone names")
+    return tuple((config_file.parent / Path(p).expanduser()) for p in paths), frozenset(allow)
 
 
 def settings(environ: dict[str, str] | None = None) -> Settings:
@@ -100,17 +111,19 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
     zoo_home = Path(env.get("ZOO_HOME") or (Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "zoo")).expanduser()
     config_file = Path(env.get("ZOO_CONFIG") or zoo_home / "config.toml").expanduser()
     reg = tuple(Path(p).expanduser() for p in env.get("ZOO_REGISTRY", "").split(os.pathsep) if p.strip())
+    config_paths, allow_override = _read_config(config_file)
     return Settings(
         offline=_flag(env, "ZOO_OFFLINE") or _flag(env, "HF_HUB_OFFLINE") or _flag(env, "TRANSFORMERS_OFFLINE"),
         hf_endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
         hf_cache=hf_cache,
         zoo_home=zoo_home,
-        registry_paths=_config_registry_paths(config_file) + reg,
+        registry_paths=config_paths + reg,
         lockfile=Path(env.get("ZOO_LOCKFILE") or zoo_home / "zoo.lock.toml").expanduser(),
         config_file=config_file,
         plugins_strict=_flag(env, "ZOO_PLUGINS_STRICT"),
         load_plugins=_names(env, "ZOO_LOAD_PLUGINS"),
         disable_plugins=_names(env, "ZOO_DISABLE_PLUGINS") or frozenset(),
+        allow_plugin_override=allow_override,
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 
 from .._atomic import write_text_atomic
 from .._paths import repo_name_problem
-from .._toml import TOMLDecodeError, dumps, tomllib
+from .._toml import TOMLDecodeError, dumps, load_toml_file, tomllib
 from ..errors import ConfigError, StorageError
 
 __all__ = ["LockFile", "LOCK_TIMEOUT_S"]
@@ -79,23 +79,11 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
     if path.is_dir():
         raise ConfigError(f"{path}: the lock file path is a directory. Point ZOO_LOCKFILE at a file "
                           f"(e.g. {path / 'zoo.lock.toml'}), or remove the directory.")
-    try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return {}  # nothing recorded yet (a parent that is a file is reported when writing)
-    except OSError as exc:
-        raise StorageError(f"{path}: cannot read the lock file ({exc.strerror or exc}). Make it readable, "
-                           f"or point ZOO_LOCKFILE at another file.", path=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: the lock file is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}). "
-                          f"Restore it from version control, or delete it (trust-on-first-use hashes are then "
-                          f"recorded afresh).") from None
-    try:
-        data = tomllib.loads(text)
-    except TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: lock file is not valid TOML ({exc}). Fix or delete it.") from None
+    if not path.exists():
+        return {}  # nothing recorded yet (a parent that is not a folder is reported when writing)
+    data = load_toml_file(path, lambda problem: ConfigError(
+        f"{path}: the lock file {problem}. Restore it from version control, or delete it (trust-on-first-use "
+        f"hashes are then recorded afresh)."))
     return _validate(data, path)
 
 
@@ -103,9 +91,8 @@ class LockFile:
     """Read, query and atomically update a lock file.
 
     Raises (constructor):
-        ConfigError: the file is not UTF-8, not TOML, not a lock file, or has a bad name or hash;
-            or the path is a directory.
-        StorageError: the file exists but cannot be read.
+        ConfigError: the file cannot be read, is not UTF-8, not TOML, not a lock file, or has a
+            bad name or hash; or the path is a directory.
     """
 
     def __init__(self, path: Path):
