@@ -572,7 +572,10 @@ def load_recipe(path: str | Path, *, overrides: Sequence[str] = (), check_files:
     source = str(path)
     if not path.is_file():
         raise RecipeError("no such recipe file." + (" It is a directory." if path.is_dir() else ""), source=source)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"not UTF-8 text (byte {exc.start}); save the recipe as UTF-8.", source=source) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
