@@ -38,6 +38,10 @@ __all__ = [
     "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
+    "SearchSpaceError",
+    "StudyMismatchError",
+    "MissingExtraError",
+    "DistributedError",
     "did_you_mean",
 ]
 
@@ -260,3 +264,45 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+# --- search and distributed training -------------------------------------------------------
+
+
+class SearchSpaceError(RecipeError):
+    """A ``[sweep.params]`` entry does not declare a usable search dimension.
+
+    Attributes: ``source``, ``key`` (``sweep.params.<recipe key>``), ``line``, ``value``.
+    """
+
+    def __init__(self, message: str, *, source: str = "<recipe>", key: str | None = None, line: int | None = None,
+                 value: object = None):
+        super().__init__(message, source=source, key=key, line=line)
+        self.value = value
+
+
+class StudyMismatchError(ZooError, ValueError):
+    """An existing sweep journal was started with a different search space or sampler settings.
+
+    Attributes: ``journal`` (path), ``field`` (what differs), ``stored``, ``requested``.
+    """
+
+    def __init__(self, *, journal: str, field: str, stored: object, requested: object):
+        super().__init__(
+            f"{journal}: the study in this journal was started with {field} = {stored!r}, but the recipe now asks for "
+            f"{requested!r}. Resume with the recipe it was started with, or start a new sweep directory."
+        )
+        self.journal, self.field, self.stored, self.requested = journal, field, stored, requested
+
+
+class MissingExtraError(ZooError, ImportError):
+    """An optional dependency is not installed. Attributes: ``package``, ``extra``."""
+
+    def __init__(self, *, package: str, extra: str, feature: str):
+        super().__init__(f"{feature} needs the {package!r} package, which is not installed. "
+                         f"Install it with: pip install 'transferzoo[{extra}]'")
+        self.package, self.extra = package, extra
+
+
+class DistributedError(ZooError, RuntimeError):
+    """Distributed (torchrun / DDP) training cannot start or its ranks disagree."""
