@@ -156,3 +156,18 @@ def test_a_module_path_that_leaves_the_snapshot_is_refused(snapshot_copy, tmp_pa
     with pytest.raises(ArchitectureError, match="modules.json"):
         build_text_encoder(snapshot_copy)
     shutil.rmtree(outside)
+
+
+def test_an_image_backbone_needs_its_config_listed(tmp_path):
+    from zoo.default_plugins.image_models import build_image
+    from zoo.hub import ResolvedBackbone
+    from zoo.registry import parse_entry
+
+    entry = parse_entry("img", {"architecture": "resnet", "repo_id": "org/img", "revision": "c" * 40,
+                                "files": {"model.safetensors": "b" * 64}, "modality": "image", "license": "mit",
+                                "num_params": 10, "embedding_dim": 4}, source="mine.toml")
+    (tmp_path / "config.json").write_text("planted, never read")
+    resolved = ResolvedBackbone(entry=entry, snapshot_dir=tmp_path, files={"model.safetensors": tmp_path / "m"},
+                                sha256={"model.safetensors": "b" * 64})
+    with pytest.raises(ArchitectureError, match=r"config\.json.*does not list"):
+        build_image(entry, resolved)
