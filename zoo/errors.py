@@ -38,6 +38,7 @@ __all__ = [
     "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
+    "AdaptationError",
     "SearchSpaceError",
     "StudyMismatchError",
     "MissingExtraError",
@@ -264,6 +265,19 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+class AdaptationError(ZooError, ValueError):
+    """A domain-adaptation method cannot run on this recipe, backbone or data.
+
+    Attributes: ``method`` (the method's name, when known) and ``missing`` (what the method needs
+    and the recipe lacks: ``"target_inputs"``, ``"source_labels"``, ``"batchnorm"``, ...).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.method = method
+        self.missing = missing
 
 
 # --- search and distributed training -------------------------------------------------------
