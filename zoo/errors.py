@@ -34,6 +34,8 @@ __all__ = [
     "ReproducibilityError",
     "CompressionOrderError",
     "CompressionPassError",
+    "ExportError",
+    "MissingExtraError",
     "did_you_mean",
 ]
 
@@ -223,3 +225,29 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+# --- models that leave the zoo ----------------------------------------------------------------
+
+
+class ExportError(ZooError, ValueError):
+    """A run directory or model cannot be exported, pushed or loaded back.
+
+    Attributes: ``path`` (the run directory, export directory or file concerned, or None).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class MissingExtraError(ZooError, ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    Attributes: ``extra`` (the transferzoo extra that installs it), ``package``.
+    """
+
+    def __init__(self, feature: str, *, extra: str, package: str):
+        super().__init__(f"{feature} needs {package}, which is not installed. Install it with "
+                         f"`pip install 'transferzoo[{extra}]'`.")
+        self.extra, self.package = extra, package

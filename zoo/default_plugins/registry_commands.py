@@ -177,7 +177,7 @@ def _run_hub(args: argparse.Namespace) -> int:
 
 
 def _configure_embed(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="backbone name")
+    p.add_argument("name", help="backbone name, or an ONNX file written by `zoo export --format onnx`")
     p.add_argument("texts", nargs="+", help="sentences to embed")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dims", type=int, default=6, help="how many leading dimensions to print")
@@ -186,12 +186,21 @@ def _configure_embed(p: argparse.ArgumentParser) -> None:
 def _run_embed(args: argparse.Namespace) -> int:
     import zoo
 
-    model = zoo.load_backbone(args.name, device=args.device)
-    r = model.resolved
-    print(f"backbone {r.entry.name}: {r.repo_id} @ {r.revision}")
-    for f in r.entry.weights_files:
-        print(f"  {f.filename} sha256 {r.sha256[f.filename]} (verified)")
-    emb = model.encode(list(args.texts))
+    if args.name.endswith(".onnx"):
+        from zoo.export.onnx import OnnxModel
+
+        onnx_model = OnnxModel(args.name)
+        source = json.loads(onnx_model.metadata.get("zoo.source", "{}"))
+        print(f"ONNX file {args.name}: {source.get('backbone', '?')} @ {source.get('revision', '?')} "
+              f"(ONNX Runtime, CPU)")
+        emb = onnx_model.encode(list(args.texts))
+    else:
+        model = zoo.load_backbone(args.name, device=args.device)
+        r = model.resolved
+        print(f"backbone {r.entry.name}: {r.repo_id} @ {r.revision}")
+        for f in r.entry.weights_files:
+            print(f"  {f.filename} sha256 {r.sha256[f.filename]} (verified)")
+        emb = model.encode(list(args.texts))
     for text, vec in zip(args.texts, emb):
         head = ", ".join(f"{x:+.4f}" for x in vec[: args.dims])
         print(f"  [{head}, ...] ({len(vec)}-d, norm {float((vec ** 2).sum() ** 0.5):.3f})  {text!r}")

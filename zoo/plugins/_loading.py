@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "runner_commands",
     "catalog_commands",
     "compression",
+    "export_commands",
 )
 """Builtin plugin modules under ``zoo.default_plugins``, registered as ``zoo.default_plugins.NAME``."""
 
