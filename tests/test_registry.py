@@ -156,8 +156,11 @@ def test_plugin_tables_layer_and_collision():
 def test_list_filters_and_info():
     assert zoo.list_backbones("*minilm*") == ["all-minilm-l12-v2", "all-minilm-l6-v2"]
     assert zoo.list_backbones(license="MIT") == ["bge-small-en-v1.5", "e5-small-v2", "gte-small"]
-    assert zoo.list_backbones(verified=True) == ["all-minilm-l6-v2"]
-    assert zoo.list_backbones(modality="image") == []
+    images = ["efficientnet-lite0", "efficientnet-lite2", "resnet20-cifar10", "resnet32-cifar10",
+              "resnet44-cifar10", "resnet56-cifar10"]
+    assert zoo.list_backbones(verified=True) == sorted(["all-minilm-l6-v2", *images])
+    assert zoo.list_backbones(modality="image") == images
+    assert zoo.backbone_info("efficientnet-lite0").input.crop_pct == 0.875
     assert zoo.backbone_info("e5-small-v2").input.text_prefix == "query: "
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "RegistryValidationError",
     "RegistryCollisionError",
     "UnknownBackboneError",
+    "RegistryFilterError",
     "HubError",
     "IntegrityError",
     "OfflineCacheMissError",
@@ -32,6 +33,7 @@ __all__ = [
     "DatasetError",
     "DatasetFileNotFoundError",
     "ReproducibilityError",
+    "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
     "ExportError",
@@ -96,6 +98,10 @@ class UnknownBackboneError(RegistryError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class RegistryFilterError(RegistryError, ValueError):
+    """A :func:`zoo.list_backbones` filter with a value no entry can have (``modality="txt"``)."""
 
 
 # --- hub ----------------------------------------------------------------------------------
@@ -185,6 +191,17 @@ class RecipeError(ZooError, ValueError):
 
 class DatasetError(ZooError, ValueError):
     """A dataset file is missing or malformed."""
+
+
+class DeviceError(ZooError, ValueError):
+    """A device name that is not valid, or names hardware this machine does not have.
+
+    Attributes: ``device`` (the name given).
+    """
+
+    def __init__(self, message: str, *, device: str):
+        super().__init__(message)
+        self.device = device
 
 
 class ReproducibilityError(ZooError, RuntimeError):

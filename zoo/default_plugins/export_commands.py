@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from zoo._text import examples
 from zoo.hookspecs import hookimpl
 
 __all__ = ["register_commands"]
@@ -31,10 +32,9 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--license", help="hub: licence of the exported weights (default: the backbone's)")
     p.add_argument("--overwrite", action="store_true", help="hub: write into a directory that holds files")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.epilog = ("examples:\n  zoo export runs/banking-head-2026... --format onnx\n"
-                "  zoo export --backbone all-minilm-l6-v2 --format onnx minilm.onnx\n"
-                "  zoo export runs/banking-head-2026... --format hub exported/banking-head")
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = examples("zoo export runs/RUN_ID --format onnx",
+                        "zoo export --backbone all-minilm-l6-v2 --format onnx minilm.onnx",
+                        "zoo export runs/RUN_ID --format hub exported/banking-head --name banking-minilm")
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -91,6 +91,7 @@ def _configure_push(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", metavar="FILE", help="also write the completed registry entry to FILE")
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--message", help="commit message")
+    p.epilog = examples("zoo push exported/banking-head --repo my-org/banking-minilm --registry my-registry.toml")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -114,6 +115,8 @@ def _configure_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="an exported .onnx file, a run directory, or the registry name of a pushed export")
     p.add_argument("texts", nargs="+", help="texts to classify")
     p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: its own choice)")
+    p.epilog = examples('zoo predict runs/RUN_ID/model.onnx "I lost my card"', 'zoo predict runs/RUN_ID "I lost my card"',
+                        'zoo predict banking-minilm "I lost my card" --json')
     p.add_argument("--json", action="store_true", help="print JSON")
 
 

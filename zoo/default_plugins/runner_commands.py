@@ -7,13 +7,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
+from zoo._text import examples
+from zoo.errors import ConfigError
 from zoo.hookspecs import hookimpl
 
 __all__ = ["register_commands"]
 
 
+def _writable_dir(path: Path, *, what: str) -> Path:
+    """``path`` as a folder zoo can write run directories into (created if missing), checked before any work.
+
+    Raises:
+        ConfigError: it is a file, or it cannot be created or written.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} is a file, not a folder; give a folder for the run directories.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be created ({exc.strerror}); choose another folder.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path} is not writable; choose another folder or fix its permissions.")
+    return path
+
+
+def _output_dir(args: argparse.Namespace, recipe) -> Path:
+    if args.output_dir:
+        return _writable_dir(Path(args.output_dir), what="-o/--output-dir")
+    return _writable_dir(recipe.output_dir, what=f"{recipe.source}: output_dir")
+
+
 def _configure_plan(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo plan examples/banking77-probe.toml", "zoo plan examples/banking77-finetune.toml --json")
     p.add_argument("recipe", help="recipe file (TOML)")
     p.add_argument("-s", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key (dotted; value parsed as TOML), e.g. -s training.epochs=3")
@@ -32,6 +60,8 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 def _configure_run(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo run examples/banking77-probe.toml",
+                        "zoo run examples/sst2-probe.toml -s data.max_train=2000 -o /tmp/runs --quiet")
     p.add_argument("recipe", help="recipe file (TOML)")
     p.add_argument("-s", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key (dotted; value parsed as TOML), e.g. -s training.lr=1e-4")
@@ -42,18 +72,16 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from zoo.runner.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, overrides=args.overrides)
-    out = Path(args.output_dir) if args.output_dir else None
+    out = _output_dir(args, recipe)
     if recipe.sweep is not None and not args.no_sweep:
         from zoo.runner.sweep import run_sweep
 
         sweep = run_sweep(recipe, output_dir=out, progress=not args.quiet, verbose=not args.quiet)
         print(json.dumps(sweep.to_dict(), indent=2) if args.json else sweep.format())
-        return 0
+        return 1 if sweep.failed else 0
     from zoo.runner.run import run_recipe
 
     result = run_recipe(recipe, output_dir=out, progress=not args.quiet, verbose=not args.quiet)
@@ -77,6 +105,8 @@ def _run_run(args: argparse.Namespace) -> int:
 
 
 def _configure_reproduce(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo reproduce runs/banking77-probe-20250101T000000Z-abc123",
+                        "zoo reproduce runs/RUN_ID -o /tmp/rerun --json")
     p.add_argument("run_dir", help="a finished run directory (with record.json)")
     p.add_argument("-o", "--output-dir", help="where the re-run goes (default: beside the original run)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
@@ -84,8 +114,6 @@ def _configure_reproduce(p: argparse.ArgumentParser) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from zoo.runner.reproduce import reproduce
 
     result = reproduce(args.run_dir, output_dir=Path(args.output_dir) if args.output_dir else None,

@@ -32,6 +32,15 @@ class InputSpec:
     image_size: tuple[int, ...] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    interpolation: str | None = None
+    crop_pct: float | None = None
+    channels: int | None = None
+
+    def image_dict(self) -> dict[str, Any]:
+        """The image fields that are set, as :class:`zoo.models.image.ImageInput` keys."""
+        raw = {"size": self.image_size, "mean": self.mean, "std": self.std, "interpolation": self.interpolation,
+               "crop_pct": self.crop_pct, "channels": self.channels}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in raw.items() if v is not None}
 
 
 @dataclass(frozen=True)

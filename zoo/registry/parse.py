@@ -47,6 +47,9 @@ _INPUT_KEYS: dict[str, type | tuple[type, ...]] = {
     "image_size": list,
     "mean": list,
     "std": list,
+    "interpolation": str,
+    "crop_pct": (int, float),
+    "channels": int,
 }
 _REFERENCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "task": (str, True),
@@ -130,8 +133,13 @@ def _input(raw: Mapping[str, Any], *, source: str, entry: str) -> InputSpec:
     for k, v in raw.items():
         _check_type(v, _INPUT_KEYS[k], source=source, entry=entry, key=f"input.{k}")
     tup = {k: tuple(raw[k]) for k in ("image_size", "mean", "std") if k in raw}
+    crop = raw.get("crop_pct")
+    if crop is not None and not 0 < crop <= 1:
+        raise RegistryValidationError(f"must be in (0, 1], got {crop}.", source=source, entry=entry, key="input.crop_pct")
     return InputSpec(
-        max_seq_length=raw.get("max_seq_length"), text_prefix=raw.get("text_prefix", ""), **tup
+        max_seq_length=raw.get("max_seq_length"), text_prefix=raw.get("text_prefix", ""),
+        interpolation=raw.get("interpolation"), crop_pct=None if crop is None else float(crop),
+        channels=raw.get("channels"), **tup
     )
 
 

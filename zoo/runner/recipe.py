@@ -13,6 +13,7 @@ each run directory. Nothing here imports torch.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,11 +117,15 @@ class TrainingSpec:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0 or (self.backbone_lr is not None and not self.backbone_lr > 0):
-            raise ValueError("learning rates must be positive")
+        for key in ("lr", "backbone_lr"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < math.inf:
+                raise ValueError(f"{key} must be a positive finite number, got {value}")
+        if not 0 <= self.weight_decay < math.inf:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
             raise ValueError(f"grad_clip must be positive, got {self.grad_clip}")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping must be at least 1, got {self.early_stopping}")
@@ -145,6 +150,10 @@ class SweepSpec:
             raise ValueError(f"trials must be at least 1, got {self.trials}")
 
 
+MAX_NAME = 100
+"""The longest recipe name (it starts every run directory's name)."""
+
+
 @dataclass(frozen=True)
 class TopSpec:
     """Top-level keys of a recipe."""
@@ -159,6 +168,10 @@ class TopSpec:
     def __post_init__(self) -> None:
         if not self.name or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.name):
             raise ValueError(f"name must be letters, digits, '_', '.', '-' (got {self.name!r})")
+        if len(self.name) > MAX_NAME:  # run directories are NAME-DATE-TIME-ID, and file names stop at 255 bytes
+            raise ValueError(f"name is {len(self.name)} characters long; use at most {MAX_NAME}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32) (numpy's range), got {self.seed}")
         if not re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.threads is not None and self.threads < 1:
@@ -572,7 +585,11 @@ def load_recipe(path: str | Path, *, overrides: Sequence[str] = (), check_files:
     source = str(path)
     if not path.is_file():
         raise RecipeError("no such recipe file." + (" It is a directory." if path.is_dir() else ""), source=source)
-    text = path.read_text(encoding="utf-8")
+    try:  # a UTF-8 byte-order mark (Windows editors write one) is accepted
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "save the recipe as UTF-8.", source=source) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
