@@ -37,7 +37,10 @@ __all__ = [
     "CompressionOrderError",
     "CompressionPassError",
     "ExportError",
+    "SearchSpaceError",
+    "StudyMismatchError",
     "MissingExtraError",
+    "DistributedError",
     "did_you_mean",
 ]
 
@@ -258,13 +261,44 @@ class ExportError(ZooError, ValueError):
         self.path = path
 
 
-class MissingExtraError(ZooError, ImportError):
-    """A feature needs an optional dependency that is not installed.
 
-    Attributes: ``extra`` (the transferzoo extra that installs it), ``package``.
+# --- search and distributed training -------------------------------------------------------
+
+
+class SearchSpaceError(RecipeError):
+    """A ``[sweep.params]`` entry does not declare a usable search dimension.
+
+    Attributes: ``source``, ``key`` (``sweep.params.<recipe key>``), ``line``, ``value``.
     """
 
-    def __init__(self, feature: str, *, extra: str, package: str):
-        super().__init__(f"{feature} needs {package}, which is not installed. Install it with "
-                         f"`pip install 'transferzoo[{extra}]'`.")
-        self.extra, self.package = extra, package
+    def __init__(self, message: str, *, source: str = "<recipe>", key: str | None = None, line: int | None = None,
+                 value: object = None):
+        super().__init__(message, source=source, key=key, line=line)
+        self.value = value
+
+
+class StudyMismatchError(ZooError, ValueError):
+    """An existing sweep journal was started with a different search space or sampler settings.
+
+    Attributes: ``journal`` (path), ``field`` (what differs), ``stored``, ``requested``.
+    """
+
+    def __init__(self, *, journal: str, field: str, stored: object, requested: object):
+        super().__init__(
+            f"{journal}: the study in this journal was started with {field} = {stored!r}, but the recipe now asks for "
+            f"{requested!r}. Resume with the recipe it was started with, or start a new sweep directory."
+        )
+        self.journal, self.field, self.stored, self.requested = journal, field, stored, requested
+
+
+class MissingExtraError(ZooError, ImportError):
+    """An optional dependency is not installed. Attributes: ``package``, ``extra``."""
+
+    def __init__(self, *, package: str, extra: str, feature: str):
+        super().__init__(f"{feature} needs the {package!r} package, which is not installed. "
+                         f"Install it with: pip install 'transferzoo[{extra}]'")
+        self.package, self.extra = package, extra
+
+
+class DistributedError(ZooError, RuntimeError):
+    """Distributed (torchrun / DDP) training cannot start or its ranks disagree."""

@@ -55,11 +55,11 @@ def require_onnx(feature: str = "ONNX export") -> tuple[Any, Any]:
     try:
         import onnx
     except ImportError:
-        raise MissingExtraError(feature, extra="onnx", package="onnx") from None
+        raise MissingExtraError(package="onnx", extra="onnx", feature=feature) from None
     try:
         import onnxruntime
     except ImportError:
-        raise MissingExtraError(feature, extra="onnx", package="onnxruntime") from None
+        raise MissingExtraError(package="onnxruntime", extra="onnx", feature=feature) from None
     return onnx, onnxruntime
 
 
