@@ -37,6 +37,7 @@ __all__ = [
     "CompressionOrderError",
     "CompressionPassError",
     "ExportError",
+    "AdaptationError",
     "SearchSpaceError",
     "StudyMismatchError",
     "MissingExtraError",
@@ -260,6 +261,18 @@ class ExportError(ZooError, ValueError):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
 
+
+class AdaptationError(ZooError, ValueError):
+    """A domain-adaptation method cannot run on this recipe, backbone or data.
+
+    Attributes: ``method`` (the method's name, when known) and ``missing`` (what the method needs
+    and the recipe lacks: ``"target_inputs"``, ``"source_labels"``, ``"batchnorm"``, ...).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.method = method
+        self.missing = missing
 
 
 # --- search and distributed training -------------------------------------------------------

@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "runner_commands",
     "catalog_commands",
     "compression",
+    "adaptation",
     "image_compression",
     "export_commands",
 )
