@@ -21,6 +21,8 @@ __all__ = [
     "IntegrityError",
     "OfflineCacheMissError",
     "RevisionNotPinnedError",
+    "StorageError",
+    "HubImportError",
     "WeightsFormatError",
     "ArchitectureError",
     "PluginError",
@@ -145,6 +147,24 @@ class OfflineCacheMissError(HubError, FileNotFoundError):
 
 class RevisionNotPinnedError(HubError, ValueError):
     """A revision is a branch or tag name, not a full 40-hex commit."""
+
+
+class StorageError(HubError, OSError):
+    """zoo cannot write (or read) one of its own files: the Hub cache or the lock file.
+
+    Attributes: ``path`` (the file or folder concerned).
+    """
+
+    def __init__(self, message: str, *, path: str):
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror)
+        return str(self.args[0])
+
+
+class HubImportError(HubError, ValueError):
+    """`zoo hub import` got a folder, repo id or file name it cannot use. Nothing was imported."""
 
 
 class WeightsFormatError(ZooError, ValueError):
