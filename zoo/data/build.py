@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Mapping
 from ..errors import DatasetError
 from .dataset import DatasetBundle, Inputs, Modality, Provenance, SourceFile, Split, take_inputs
 from .hashing import canonical_json, fingerprint
-from .options import SplitOptions
+from .options import SplitOptions, path_options
 from .splits import carve_splits
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ def assemble(
         )
         parts.update({name: train.take(idx) for name, idx in indices.items()})
     provenance = Provenance(
-        loader=loader, options=canonical_json(options), files=files, extra=extra, seed=seed if carved else None
+        loader=loader, options=canonical_json(options), files=files, extra=extra, seed=seed if carved else None,
+        path_options=path_options(options),
     )
     splits = {
         name: Split(
