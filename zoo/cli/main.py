@@ -99,6 +99,7 @@ def _os_message(exc: OSError) -> str:
 
 
 def _run(argv: list[str]) -> int:
+    from .._progress import progress_enabled
     from ..plugins import format_failures, get_manager
 
     manager = get_manager()
@@ -117,7 +118,8 @@ def _run(argv: list[str]) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        with progress_enabled(not getattr(args, "quiet", False)):  # bars on a terminal, lines in a log
+            return int(args._run(args) or 0)
     finally:  # failures recorded while the command ran (a plugin's backbone, hook, ...)
         for line in format_failures(manager)[shown:]:
             print(line, file=sys.stderr)
