@@ -78,7 +78,7 @@ def _config_registry_paths(config_file: Path) -> tuple[Path, ...]:
         return ()
     try:
         data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # not UTF-8 text, or not TOML
         raise ConfigError(f"{config_file}: not valid TOML ({exc}). Fix the file or remove it.") from exc
     paths = data.get("registry", [])
     if isinstance(paths, str):

@@ -93,9 +93,10 @@ def _say(message: str) -> None:
 
 
 def _os_message(exc: OSError) -> str:
-    what = exc.strerror or str(exc)
+    if exc.strerror is None:  # raised with a message of its own: FileNotFoundError("... has no record.json")
+        return str(exc)
     where = f" {exc.filename}" if exc.filename else ""
-    return f"cannot use{where}: {what}. Check the path and its permissions."
+    return f"cannot use{where}: {exc.strerror}. Check the path and its permissions."
 
 
 def _run(argv: list[str]) -> int:

@@ -31,7 +31,7 @@ class LockFile:
         if self.path.is_file():
             try:
                 data = tomllib.loads(self.path.read_text(encoding="utf-8"))
-            except TOMLDecodeError as exc:
+            except (TOMLDecodeError, UnicodeDecodeError) as exc:  # not UTF-8 text, or not TOML
                 raise ConfigError(f"{self.path}: lock file is not valid TOML ({exc}). Fix or delete it.") from exc
             if data.get("version") != _VERSION or not isinstance(data.get("files", {}), dict):
                 raise ConfigError(f"{self.path}: not a zoo lock file of version {_VERSION}. Delete it to start afresh.")

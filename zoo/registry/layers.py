@@ -37,7 +37,7 @@ def load_registry_file(path: Path) -> list[tuple[BackboneEntry, bool]]:
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # not UTF-8 text, or not TOML
         raise RegistryValidationError(f"not valid TOML: {exc}", source=str(path)) from exc
     return parse_registry(data, source=str(path))
 
