@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Mapping
 from ..errors import DatasetError
 from .dataset import DatasetBundle, Inputs, Modality, Provenance, SourceFile, Split, take_inputs
 from .hashing import canonical_json, fingerprint
-from .options import SplitOptions, path_options
+from .options import SplitOptions
 from .splits import carve_splits
 
 if TYPE_CHECKING:
@@ -43,6 +43,13 @@ def _fractions_to_carve(options: SplitOptions, parts: Mapping[str, Part], loader
                 f"asks to carve it from train as well. Remove one of the two."
             )
     return {name: f for name, f in fractions.items() if name not in parts}
+
+
+def _path_fields(options: SplitOptions) -> tuple[str, ...]:
+    """The options that name files (``metadata["path"]``): their files are hashed, so their spelling is not identity."""
+    import dataclasses
+
+    return tuple(f.name for f in dataclasses.fields(options) if f.metadata.get("path"))
 
 
 def assemble(
@@ -78,7 +85,7 @@ def assemble(
         parts.update({name: train.take(idx) for name, idx in indices.items()})
     provenance = Provenance(
         loader=loader, options=canonical_json(options), files=files, extra=extra, seed=seed if carved else None,
-        path_options=path_options(options),
+        path_options=_path_fields(options),
     )
     splits = {
         name: Split(

@@ -9,7 +9,6 @@ recipe mapping with :func:`zoo.plugins` option validation (which checks names an
 from __future__ import annotations
 
 import codecs
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Literal, TypeVar, get_args
@@ -29,7 +28,6 @@ __all__ = [
     "IdxOptions",
     "SKLEARN_DATASETS",
     "ensure_options",
-    "path_options",
 ]
 
 O = TypeVar("O")
@@ -38,25 +36,11 @@ SklearnName = Literal["digits", "iris", "wine", "breast_cancer"]
 SKLEARN_DATASETS: tuple[str, ...] = get_args(SklearnName)
 
 
-def _opt(default: Any, help: str) -> Any:
-    """A dataclass field with a default and a help text."""
-    return field(default=default, metadata={"help": help})
-
-
-def _path(default: Any, help: str) -> Any:
-    """An option naming files to read: the files' contents identify the data, not how the path is written."""
-    return field(default=default, metadata={"help": help, "path": True})
-
-
-def path_options(options: Any) -> tuple[str, ...]:
-    """Names of ``options``' fields that name files (``metadata={"path": True}``).
-
-    Dataset fingerprints leave these out: the files they name are hashed, so the same files named
-    by a relative or an absolute path (or through a symlink) are the same data.
-    """
-    if not dataclasses.is_dataclass(options):
-        return ()
-    return tuple(f.name for f in dataclasses.fields(options) if f.metadata.get("path"))
+def _opt(default: Any, help: str, *, path: str | None = None) -> Any:
+    """A dataclass field with a default and a help text; ``path``: ``"file"``, ``"dir"`` or
+    ``"label-files"`` when the value names files (resolved against the recipe's directory and
+    checked before a run starts; see :func:`path_options`)."""
+    return field(default=default, metadata={"help": help, **({"path": path} if path else {})})
 
 
 def _check_encoding(name: str) -> None:
@@ -102,11 +86,11 @@ class SplitOptions:
 class TextFilesOptions(SplitOptions):
     """Options shared by the text loaders that read a train file and optional validation/test files."""
 
-    train: str = _path("train.tsv", "train file, relative to the recipe's directory")
-    validation: str | None = _path(None, "validation file (optional)")
-    test: str | None = _path(None, "test file (optional)")
+    train: str = _opt("train.tsv", "train file, relative to the recipe's directory", path="file")
+    validation: str | None = _opt(None, "validation file (optional)", path="file")
+    test: str | None = _opt(None, "test file (optional)", path="file")
     encoding: str = _opt("utf-8", "text encoding of the files")
-    label_names: str | None = _path(None, _LABEL_NAMES_HELP)
+    label_names: str | None = _opt(None, _LABEL_NAMES_HELP, path="file")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -125,7 +109,7 @@ class TableOptions(TextFilesOptions):
 class CsvOptions(TableOptions):
     """Options of the ``csv`` loader: comma-separated with a header row, quoted fields allowed."""
 
-    train: str = _path("train.csv", "train file, relative to the recipe's directory")
+    train: str = _opt("train.csv", "train file, relative to the recipe's directory", path="file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +121,7 @@ class TsvOptions(TableOptions):
 class JsonlOptions(TableOptions):
     """Options of the ``jsonl`` loader: one JSON object per line."""
 
-    train: str = _path("train.jsonl", "train file, relative to the recipe's directory")
+    train: str = _opt("train.jsonl", "train file, relative to the recipe's directory", path="file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,13 +133,15 @@ class TextLabelTsvOptions(TextFilesOptions):
 class LinesPerLabelOptions(SplitOptions):
     """Options of the ``lines-per-label`` loader (SentEval MR, CR, SUBJ, MPQA): one file per label."""
 
-    files: tuple[str, ...] = _path(
+    files: tuple[str, ...] = _opt(
         (),
         "one file per label, one example per line, as 'label=path' or 'path' (the label is then the file's "
         "extension: 'MR/rt-polarity.pos' -> 'pos'); labels are numbered in this order",
+        path="label-files",
     )
-    directory: str | None = _path(None, "instead of files: a directory whose files matching `glob` hold one label each")
-    glob: str = _path(
+    directory: str | None = _opt(None, "instead of files: a directory whose files matching `glob` hold one label each",
+                                 path="dir")
+    glob: str = _opt(
         "*", "with directory: a pattern with one '*', which matches the label (e.g. 'rt-polarity.*'); labels are sorted"
     )
     encoding: str = _opt("latin-1", "text encoding of the files (SentEval's MR and SUBJ need latin-1)")
@@ -208,14 +194,15 @@ class SklearnOptions(SplitOptions):
 class IdxOptions(SplitOptions):
     """Options of the ``idx`` loader: IDX image and label files (MNIST format), gzipped or raw."""
 
-    train_images: str = _path("train-images-idx3-ubyte.gz", "IDX file of the train images")
-    train_labels: str = _path("train-labels-idx1-ubyte.gz", "IDX file of the train labels")
-    validation_images: str | None = _path(None, "IDX file of the validation images (optional)")
-    validation_labels: str | None = _path(None, "IDX file of the validation labels (with validation_images)")
-    test_images: str | None = _path(None, "IDX file of the test images (optional)")
-    test_labels: str | None = _path(None, "IDX file of the test labels (with test_images)")
-    label_names: str | None = _path(
-        None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)"
+    train_images: str = _opt("train-images-idx3-ubyte.gz", "IDX file of the train images", path="file")
+    train_labels: str = _opt("train-labels-idx1-ubyte.gz", "IDX file of the train labels", path="file")
+    validation_images: str | None = _opt(None, "IDX file of the validation images (optional)", path="file")
+    validation_labels: str | None = _opt(None, "IDX file of the validation labels (with validation_images)",
+                                         path="file")
+    test_images: str | None = _opt(None, "IDX file of the test images (optional)", path="file")
+    test_labels: str | None = _opt(None, "IDX file of the test labels (with test_images)", path="file")
+    label_names: str | None = _opt(
+        None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)", path="file"
     )
 
     def __post_init__(self) -> None:
