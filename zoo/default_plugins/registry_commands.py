@@ -122,7 +122,7 @@ def _run_pull(args: argparse.Namespace) -> int:
     from zoo.hub import resolve
 
     if not args.names and not args.all:
-        print("zoo pull: name at least one backbone, or --all", file=sys.stderr)
+        print("zoo pull: error: name at least one backbone, or --all", file=sys.stderr)
         return 2
     from zoo._progress import progress
 
@@ -170,7 +170,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             print(line)
     bad = [c for c in checks if c.status == "mismatch"]
     if bad:
-        print(f"zoo verify: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
+        print(f"zoo verify: error: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
               file=sys.stderr)
     return 1 if bad else 0
 
