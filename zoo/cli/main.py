@@ -115,6 +115,7 @@ def _run(argv: list[str]) -> int:
 
     argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
+    args._argv = argv  # the command line as given (`zoo run --nproc N` re-executes it under torchrun)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0

@@ -58,10 +58,20 @@ def _key(prefix: str, leaf: str) -> str:
     return f"{prefix}.{leaf}" if prefix else leaf
 
 
+def _quantized_conv_types() -> tuple[type, ...]:
+    from torch.ao.nn.quantized.modules.conv import _ConvNd
+
+    return (_ConvNd,)
+
+
 def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
     """Every weight, bias and embedding of ``model`` once, int8 weights as their int8 values."""
     seen: set[int] = set()
     for module in model.modules():
+        onnx_weights = getattr(module, "onnx_weight_tensors", None)
+        if callable(onnx_weights):  # a graph run by ONNX Runtime (zoo.compress.onnxrt.OrtModule)
+            yield from onnx_weights()
+            continue
         if isinstance(module, DYNAMIC_LINEAR_TYPES):
             with quiet_ao():
                 weight, bias = module.weight(), module.bias()
@@ -71,6 +81,11 @@ def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
             continue
         if isinstance(module, WeightInt8Linear):
             yield module.weight_int8
+        if isinstance(module, _quantized_conv_types()):  # static-int8 convolutions keep packed weights
+            yield module.weight().int_repr()
+            if module.bias() is not None:
+                yield module.bias().detach()
+            continue
         for param in module.parameters(recurse=False):
             if id(param) not in seen:
                 seen.add(id(param))
@@ -104,6 +119,8 @@ def export_tensors(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, dict[
     tensors: dict[str, Tensor] = {}
     special: dict[str, dict[str, Any]] = {}
     for name, module in model.named_modules():
+        if callable(getattr(module, "onnx_weight_tensors", None)):
+            raise NotExportable(name or "<model>")  # an ONNX graph: saved as its passes, replayed on load
         if isinstance(module, DYNAMIC_LINEAR_TYPES):
             special[name] = _dynamic_entry(name, module, tensors)
         elif isinstance(module, WeightInt8Linear):

@@ -137,17 +137,21 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """``[sweep]``: a grid or random search over recipe keys; each trial is its own recorded run."""
+    """``[sweep]``: a grid, random or Optuna search over recipe keys; each trial is its own recorded run."""
 
-    method: Literal["grid", "random"] = _opt("grid", "grid: every combination; random: `trials` draws")
-    trials: int = _opt(8, "number of random trials (method = 'random')")
-    seed: int = _opt(0, "seed of the random draws")
+    method: Literal["grid", "random", "optuna"] = _opt("grid", "grid: every combination; random: `trials` draws; optuna: TPE with pruning (see docs/search.md)")
+    trials: int = _opt(8, "number of trials (method = 'random' or 'optuna')")
+    seed: int = _opt(0, "seed of the random draws and of the Optuna sampler")
     metric: str = _opt("auto", "validation metric to maximize, e.g. 'head.val_accuracy' or 'logistic-probe.val_accuracy' (auto: the first available)")
-    params: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, metadata={"help": "dotted recipe key -> list of values"})
+    pruner: Literal["median", "hyperband", "none"] = _opt("median", "optuna: stop unpromising trials early on the per-epoch validation accuracy")
+    startup_trials: int = _opt(4, "optuna: trials sampled at random before TPE models the results (also the median pruner's warm-up)")
+    params: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "dotted recipe key -> list of values, or a range table { low, high, log, step }"})
 
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise ValueError(f"trials must be at least 1, got {self.trials}")
+        if self.startup_trials < 0:
+            raise ValueError(f"startup_trials must be >= 0, got {self.startup_trials}")
 
 
 MAX_NAME = 100
@@ -542,11 +546,16 @@ def recipe_from_dict(
     if "sweep" in raw:
         sweep_raw = check.table(raw["sweep"], "sweep")
         params = check.table(sweep_raw.get("params", {}), "sweep.params")
-        for key, values in params.items():
-            if not isinstance(values, list):
-                raise check.fail(f"sweep.params.{key}", f"expected a list of values to try, got {values!r}.")
-        sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType({k: tuple(v) for k, v in params.items()})},
-                              "sweep", tables=("params",))
+        from ..search.space import parse_space
+
+        space = parse_space(params, source=source, line_of=check.line)
+        sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType(
+            {d.key: d.choices if d.kind == "categorical" else MappingProxyType(d.to_dict()) for d in space.dimensions})},
+            "sweep", tables=("params",))
+        if sweep.method != "optuna" and not space.all_categorical:
+            key = next(d.key for d in space.dimensions if d.kind != "categorical")
+            raise check.fail(f"sweep.params.{key}", f"method {sweep.method!r} tries listed values; a range "
+                                                    f"{{ low, high }} needs method = \"optuna\" (or give a list).")
         _check_sweep_keys(check, sweep, raw)
 
     out = Path(top.output_dir).expanduser()
