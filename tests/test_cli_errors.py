@@ -249,6 +249,8 @@ def junk(tmp_path, recipe):
         (root / name / "record.json").write_text(text)
     (root / "corruptdir").mkdir()
     (root / "corruptdir" / "config.json").write_bytes(CORRUPT)
+    (root / "corruptdir" / "registry-entry.toml").write_bytes(CORRUPT)
+    (root / "corrupt.onnx").write_bytes(CORRUPT)
     return {"J": str(root), "R": str(recipe)}
 
 
@@ -289,6 +291,15 @@ MISTAKES: dict[str, dict[str, tuple[list[str], dict[str, str]]]] = {
     "convert": {"path": (["convert", "J/missing.pth", "J/out", "--preset", "resnet20-cifar10"], {}),
                 "corrupt": (["convert", "J/corrupt.bin", "J/out", "--preset", "resnet20-cifar10"], {}),
                 "value": (["convert", "J/corrupt.bin", "J/out", "--preset", "nope"], {})},
+    "export": {"path": (["export", "J/missing", "J/o.onnx", "--format", "onnx"], {}),
+               "corrupt": (["export", "J/badrun", "J/o.onnx", "--format", "onnx"], {}),
+               "value": (["export", "--format", "onnx", "--backbone", "nope"], {})},
+    "push": {"path": (["push", "J/missing", "--repo", "a/b"], {}),
+             "corrupt": (["push", "J/corruptdir", "--repo", "a/b"], {}),
+             "value": (["push", "J/corruptdir", "--repo", "not a repo!"], {})},
+    "predict": {"path": (["predict", "J/missing.onnx", "hi"], {}),
+                "corrupt": (["predict", "J/corrupt.onnx", "hi"], {}),
+                "value": (["predict", "J/corrupt.onnx", "hi", "--threads", "-1"], {})},
 }
 
 UNTYPED = {("reproduce", "corrupt"), ("reproduce", "value")}
