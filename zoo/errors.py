@@ -34,6 +34,7 @@ __all__ = [
     "ReproducibilityError",
     "CompressionOrderError",
     "CompressionPassError",
+    "MissingExtraError",
     "did_you_mean",
 ]
 
@@ -223,3 +224,17 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+# --- optional extras ----------------------------------------------------------------------
+
+
+class MissingExtraError(ZooError, ImportError):
+    """A feature needs an optional extra (``pip install "transferzoo[EXTRA]"``) that is not installed.
+
+    Attributes: ``extra`` (the extra's name), ``missing`` (the modules that failed to import).
+    """
+
+    def __init__(self, message: str, *, extra: str, missing: Sequence[str] = ()):
+        super().__init__(message)
+        self.extra, self.missing = extra, tuple(missing)
