@@ -38,8 +38,8 @@ article img { max-width: 100%; height: auto; }
 FILTER_JS = """\
 (function () {
   "use strict";
-  var table = document.getElementById("backbones");
-  if (!table) { return; }
+  var table = document.querySelector("table#backbones.zoo-table");
+  if (!table) { return; }  // another page (a guide page may have a "backbones" heading)
   var ids = ["q", "modality", "license", "architecture", "integrity", "pmin", "pmax"];
   var el = {};
   ids.forEach(function (id) { el[id] = document.getElementById(id); });
@@ -178,5 +178,11 @@ COMPARE_JS = """\
 })();
 """
 
-STATIC_FILES: dict[str, str] = {"zoo.css": CSS, "zoo-filter.js": FILTER_JS, "zoo-compare.js": COMPARE_JS}
+FAVICON = """\
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f5fbf"/>
+<path d="M9 10h14L9 22h14" fill="none" stroke="#fff" stroke-width="3" stroke-linejoin="round"/></svg>
+"""
+
+STATIC_FILES: dict[str, str] = {"zoo.css": CSS, "zoo-filter.js": FILTER_JS, "zoo-compare.js": COMPARE_JS,
+                                "favicon.svg": FAVICON}
 """``_static/NAME: text`` of the files the site adds to the theme's."""

@@ -71,6 +71,7 @@ myst_enable_extensions = ["colon_fence"]
 html_theme = "furo"
 html_title = "transferzoo"
 html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"
 html_css_files = {css!r}
 html_js_files = {js!r}
 html_copy_source = False
