@@ -324,9 +324,9 @@ def test_without_the_docs_stack_the_command_says_how_to_install_it(tmp_path, mon
     from zoo.errors import MissingExtraError
 
     monkeypatch.setitem(sys.modules, "furo", None)  # `import furo` now raises ImportError, as when not installed
-    with pytest.raises(MissingExtraError, match=r'pip install "transferzoo\[catalog\]"') as err:
+    with pytest.raises(MissingExtraError, match=r"pip install 'transferzoo\[catalog\]'") as err:
         build_site(tmp_path / "site", manager=catalog_manager())
-    assert err.value.missing == ("furo",) and err.value.extra == "catalog"
+    assert err.value.package == "furo" and err.value.extra == "catalog"
     assert not (tmp_path / "site").exists()
     monkeypatch.chdir(tmp_path)
     args = build_parser(catalog_manager()).parse_args(["catalog", "build", "--out", "out"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-__all__ = ["text_table", "rst_to_markdown", "rst_to_plain"]
+__all__ = ["text_table", "examples", "rst_to_markdown", "rst_to_plain"]
 
 _ROLE = re.compile(r":(?:class|func|mod|data|meth|exc|attr|obj|py:\w+):`(~?)([^`<]+?)(?:\s*<([^>]+)>)?`")
 
@@ -32,3 +32,8 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(fmt.format(*r).rstrip() for r in [header, *rows])
+
+
+def examples(*commands: str) -> str:
+    """An ``argparse`` epilog listing example command lines (use with RawDescriptionHelpFormatter)."""
+    return "examples:\n" + "\n".join(f"  {c}" for c in commands)

@@ -47,11 +47,8 @@ def require_stack() -> None:
         except ImportError:
             missing.append(dist)
     if missing:
-        raise MissingExtraError(
-            f"zoo catalog needs the documentation stack, and {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not installed. Install it with: "
-            "pip install \"transferzoo[catalog]\" (from a checkout: pip install -e \".[catalog]\").",
-            extra="catalog", missing=missing)
+        raise MissingExtraError(package=", ".join(missing), extra="catalog",
+                                feature="zoo catalog (the documentation site: Sphinx, MyST, Furo)")
 
 
 def conf_py(*, version: str, static: list[str]) -> str:

@@ -9,10 +9,12 @@ install it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
+from .._text import examples
 from ..hookspecs import hookimpl
 
 __all__ = ["configure", "run", "register_commands", "DEFAULT_OUT"]
@@ -34,14 +36,16 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = examples("zoo catalog build --out site", "zoo catalog serve --port 8000", "zoo catalog build --json")
     sub = parser.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
     b = sub.add_parser("build", help="build the static site", description="Build the documentation site with "
                        "Sphinx: the user guide, the API reference, and a page for every backbone, component, "
                        "plugin and run, with leaderboards. Needs pip install \"transferzoo[catalog]\".",
-                       epilog="examples:\n  zoo catalog build\n  zoo catalog build --runs runs --out site\n"
-                              "  zoo catalog build --no-api   # faster, without the API reference",
+                       epilog=examples("zoo catalog build", "zoo catalog build --runs runs --out site",
+                                       "zoo catalog build --no-api   # faster, without the API reference"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(b)
+    b.add_argument("--json", action="store_true", help="print what was built as JSON")
     s = sub.add_parser("serve", help="build the site and serve it on 127.0.0.1",
                        description="Build the catalog (unless --no-build) and serve it on 127.0.0.1.")
     _common(s)
@@ -75,6 +79,11 @@ def _build(args: argparse.Namespace) -> int:
     for item in broken:
         print(f"zoo catalog: broken link: {item}", file=sys.stderr)
     c = report.counts
+    if getattr(args, "json", False):
+        print(json.dumps({"out": str(report.out), "pages": len(report.pages), "counts": dict(c),
+                          "warnings": list(report.warnings), "sphinx_warnings": len(report.sphinx_warnings),
+                          "broken_links": [str(b) for b in broken]}, indent=2))
+        return 1 if broken else 0
     print(f"built {len(report.pages)} pages in {report.out}: {c['backbones']} backbones, {c['components']} "
           f"components, {c['plugins']} plugins, {c['runs']} runs in {c['leaderboards']} leaderboards, "
           f"{c['docs']} guide pages")
