@@ -36,12 +36,13 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from zoo.registry import backbone_info, list_backbones
+    from zoo.registry import get_registry, list_backbones
 
     verified = True if args.verified else (False if args.tofu else None)
     names = list_backbones(args.pattern, modality=args.modality, license=args.license,
                            architecture=args.architecture, tag=args.tag, verified=verified)
-    entries = [backbone_info(n) for n in names]
+    registry = get_registry()  # one look-up, not one per name
+    entries = [registry.entries[n] for n in names]
     cached = {e.name: _cached(e) for e in entries}
     if args.json:
         print(json.dumps([{**e.to_dict(), "cached": cached[e.name]} for e in entries], indent=2))

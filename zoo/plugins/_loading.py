@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "runner_commands",
     "catalog_commands",
     "compression",
+    "adaptation",
     "image_compression",
 )
 """Builtin plugin modules under ``zoo.default_plugins``, registered as ``zoo.default_plugins.NAME``."""
