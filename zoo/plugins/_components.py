@@ -40,6 +40,7 @@ KIND_HOOKS: dict[str, str] = {
     "freezing": "register_freezing_policies",
     "compression": "register_compression_passes",
     "evaluator": "register_evaluators",
+    "adaptation": "register_adaptation_methods",
     "dataset": "register_datasets",
     "command": "register_commands",
 }

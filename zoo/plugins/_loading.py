@@ -44,7 +44,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "runner_commands",
     "catalog_commands",
     "compression",
+    "adaptation",
     "image_compression",
+    "export_commands",
 )
 """Builtin plugin modules under ``zoo.default_plugins``, registered as ``zoo.default_plugins.NAME``."""
 
