@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .._atomic import write_text_atomic
-from .layout import fmt_default
+from .markup import fmt_default
 from .snippets import RECIPE_TABLES, component_toml
 
 __all__ = ["GENERATED", "generated_pages", "write_docs", "stale_docs", "components_markdown", "hooks_markdown",
@@ -122,9 +122,6 @@ def components_markdown(manager: Any = None) -> str:
 
 # --- docs/hooks.md: the hook reference ---------------------------------------------------------
 
-_ROLE = re.compile(r":(?:class|func|mod|data|meth|exc|attr):`~?([^`]+)`")
-
-
 def hook_specs() -> list[tuple[str, Callable[..., Any], dict]]:
     """``(name, function, spec options)`` of every hook, in the order of :mod:`zoo.hookspecs`."""
     from .. import hookspecs
@@ -135,8 +132,10 @@ def hook_specs() -> list[tuple[str, Callable[..., Any], dict]]:
 
 
 def _md(text: str) -> str:
-    """reST-flavoured docstring text to Markdown: ``code`` -> `code`, :role:`x` -> `x`."""
-    return _ROLE.sub(lambda m: f"`{m.group(1)}`", text).replace("``", "`").replace("::\n", ":\n")
+    """reST-flavoured docstring text to Markdown (see :func:`zoo._text.rst_to_markdown`)."""
+    from .._text import rst_to_markdown
+
+    return rst_to_markdown(text)
 
 
 def _hook_section(name: str, fn: Callable[..., Any], opts: dict) -> list[str]:
