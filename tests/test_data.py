@@ -380,3 +380,14 @@ def test_importing_the_plugin_is_cheap() -> None:
     code = "import sys, zoo.default_plugins.datasets; print(sorted({'numpy', 'sklearn', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_split_may_be_unlabeled() -> None:
+    from zoo.data import Split
+
+    rows = np.arange(12, dtype=np.float32).reshape(6, 2)
+    split = Split("unlabeled", rows, None, ("a", "b"), "vector", (), "f" * 64)
+    assert not split.labeled and len(split) == 6
+    sub = split.subset([4, 1])
+    assert sub.labels is None and sub.inputs.tolist() == [[8.0, 9.0], [2.0, 3.0]]
+    assert Split("x", rows, np.zeros(6, dtype=np.int64), ("a",), "vector", (), "f" * 64).labeled

@@ -1,6 +1,5 @@
 """What the object behind each kind of component must be, and the reports they return.
 
-=================  ==========================================================================
 Kind               Object registered
 =================  ==========================================================================
 ``head``           :class:`HeadBuilder`: ``build(in_features, num_classes, options) -> nn.Module``
@@ -11,6 +10,16 @@ Kind               Object registered
 ``adaptation``     :class:`AdaptationMethod`: ``level``, ``needs``, then ``fit`` or ``adapt``
 ``architecture``   a builder ``(entry, resolved, *, device) -> Backbone`` (see :class:`Backbone`)
 =================  ==========================================================================
+=======
+The object each kind of component registers:
+
+- ``head``: a :class:`HeadBuilder`, ``build(in_features, num_classes, options) -> nn.Module``.
+- ``freezing``: a :class:`FreezingPolicy`, ``apply(model, options, *, head_prefix) -> FreezeReport``.
+- ``compression``: a :class:`CompressionPass`, ``apply(model, options, *, example_inputs, data) -> PassResult``.
+- ``evaluator``: a scikit-learn style estimator class (constructor arguments = option fields).
+- ``command``: a :class:`zoo.plugins.Command` (built by the ``register`` of ``register_commands``).
+- ``adaptation``: an :class:`AdaptationMethod`: ``level``, ``needs``, then ``fit`` or ``adapt``.
+- ``architecture``: a builder ``(entry, resolved, *, device) -> Backbone`` (see :class:`Backbone`).
 
 The conformance kit (:mod:`zoo.testing`) checks these contracts. Nothing here imports torch.
 """
@@ -33,10 +42,10 @@ __all__ = [
     "Backbone",
     "LayerGroup",
     "MODALITIES",
-    "AdaptationNeeds",
-    "AdaptationMethod",
     "PassResult",
     "backbone_groups",
+    "AdaptationNeeds",
+    "AdaptationMethod",
 ]
 
 #: The input modalities a backbone or dataset may declare.

@@ -14,7 +14,7 @@ records which plugin contributed each component, validates it, and refuses two c
 of one kind with the same name (:class:`zoo.errors.ComponentCollisionError`, naming both
 plugins; there is no override rule: rename one, or disable one with ``ZOO_DISABLE_PLUGINS``).
 Lifecycle hooks (``zoo_*``) are called by the experiment runner so that loggers and trackers
-can be plugins. ``docs/hooks.md`` is generated from this module (``python -m zoo.docgen hooks``).
+can be plugins. ``docs/hooks.md`` is generated from this module (``python -m zoo.catalog.docgen``).
 
 This module imports nothing heavy: importing it must stay cheap for ``zoo --help``.
 """

@@ -64,14 +64,25 @@ class Provenance:
     files: tuple[SourceFile, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
     seed: int | None = None
+    path_options: tuple[str, ...] = ()
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 over the file hashes, the loader name, the options and the extra facts."""
+        """sha256 over the file hashes (by role), the loader name, the options and the extra facts.
+
+        Options in ``path_options`` (those naming files) are left out: the files they name are in
+        ``files`` by content, so how a path is written (relative, absolute, through a symlink)
+        never changes the fingerprint, the feature-cache key or leaderboard grouping.
+        """
+        import json
+
+        options = json.loads(self.options)
+        if isinstance(options, dict):
+            options = {k: v for k, v in options.items() if k not in self.path_options}
         return fingerprint(
             {
                 "loader": self.loader,
-                "options": self.options,
+                "options": options,
                 "files": [[f.role, f.sha256] for f in self.files],
                 "extra": [list(kv) for kv in self.extra],
                 "seed": self.seed,
@@ -106,7 +117,8 @@ def _freeze(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """One split of a dataset: inputs, int64 labels, label names, modality and provenance.
+    """One split of a dataset: inputs, int64 labels (or None: an unlabeled split, as domain
+    adaptation and self-training use), label names, modality and provenance.
 
     ``sources`` are the files this split was read from; ``fingerprint`` identifies its content
     (it changes whenever the files, the loader options or the carving seed change).
@@ -114,7 +126,7 @@ class Split:
 
     name: str
     inputs: Inputs
-    labels: np.ndarray
+    labels: np.ndarray | None
     label_names: tuple[str, ...]
     modality: Modality
     sources: tuple[SourceFile, ...]
@@ -125,6 +137,10 @@ class Split:
 
         if self.modality not in MODALITIES:
             raise ValueError(f"split {self.name!r}: modality {self.modality!r} is not one of {MODALITIES}")
+        if self.labels is None:  # unlabeled
+            if isinstance(self.inputs, np.ndarray):
+                _freeze(self.inputs)
+            return
         labels = np.asarray(self.labels)
         if labels.dtype != np.int64 or labels.ndim != 1:
             raise ValueError(f"split {self.name!r}: labels must be 1-d int64, got {labels.dtype} {labels.shape}")
@@ -137,7 +153,11 @@ class Split:
             _freeze(self.inputs)
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.inputs) if self.labels is None else len(self.labels)
+
+    @property
+    def labeled(self) -> bool:
+        return self.labels is not None
 
     def __repr__(self) -> str:
         return (
@@ -166,7 +186,7 @@ class Split:
         return Split(
             name=sub_name,
             inputs=take_inputs(self.inputs, idx),
-            labels=self.labels[idx],
+            labels=None if self.labels is None else self.labels[idx],
             label_names=self.label_names,
             modality=self.modality,
             sources=self.sources,

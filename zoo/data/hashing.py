@@ -17,7 +17,7 @@ __all__ = ["CHUNK_SIZE", "FINGERPRINT_VERSION", "sha256_file", "canonical_json",
 
 from .._hashing import CHUNK_SIZE, sha256_file
 
-FINGERPRINT_VERSION = "zoo.data/1"
+FINGERPRINT_VERSION = "zoo.data/2"
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

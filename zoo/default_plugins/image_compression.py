@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..compress.spec import PassSpec
+from ..contracts import PassResult
 from ..hookspecs import hookimpl
 
 __all__ = ["StaticInt8Options", "PruneChannelsOptions", "IMAGE_PASSES", "register_compression_passes"]
@@ -41,25 +42,32 @@ class PruneChannelsOptions:
 
 
 def _static_int8(model: Any, options: StaticInt8Options | None, *, example_inputs: Any = None,
-                 **_: Any) -> tuple[Any, dict]:
+                 **_: Any) -> PassResult:
     from zoo.compress.conv import static_int8
 
     o = options or StaticInt8Options()
     info = static_int8(model, example_inputs=example_inputs, backend=o.backend, per_channel=o.per_channel)
-    return info.pop("model"), info
+    return PassResult(info.pop("model"), info)
 
 
-def _prune_channels(model: Any, options: PruneChannelsOptions | None, **_: Any) -> tuple[Any, dict]:
+def _prune_channels(model: Any, options: PruneChannelsOptions | None, **_: Any) -> PassResult:
     from zoo.compress.conv import prune_channels
 
-    return model, prune_channels(model, fraction=(options or PruneChannelsOptions()).fraction)
+    return PassResult(model, prune_channels(model, fraction=(options or PruneChannelsOptions()).fraction))
+
+
+@dataclass(frozen=True)
+class ImagePassSpec(PassSpec):
+    """A pass for convolutional image backbones; the conformance kit runs it on a tiny ResNet."""
+
+    modalities = ("image",)
 
 
 IMAGE_PASSES: tuple[tuple[PassSpec, type], ...] = (
-    (PassSpec("static-int8", _static_int8, requires=FLOAT32, removes=FLOAT32, adds=frozenset({"quantized"}),
+    (ImagePassSpec("static-int8", _static_int8, requires=FLOAT32, removes=FLOAT32, adds=frozenset({"quantized"}),
               doc="Static post-training int8 of image backbones: convolutions, folded BatchNorm, ReLU, adds and "
                   "pooling in int8, calibrated on example batches (torch.ao FX)."), StaticInt8Options),
-    (PassSpec("prune-channels", _prune_channels, requires=FLOAT,
+    (ImagePassSpec("prune-channels", _prune_channels, requires=FLOAT,
               doc="Structured L1 filter pruning of the inner channels of ResNet and EfficientNet blocks (smaller "
                   "convolutions: faster and smaller)."), PruneChannelsOptions),
 )

@@ -53,6 +53,10 @@ def subset(split: Any, limit: int | None, seed: int) -> Any:
     stratifying is impossible); the split itself when it is small enough or ``limit`` is None."""
     if split is None or limit is None or limit >= len(split):
         return split
+    if not split.labeled:
+        import numpy as np
+
+        return split.subset(np.sort(np.random.default_rng(seed).permutation(len(split))[:limit]), name=split.name)
     import numpy as np
 
     from ..data.splits import stratified_split
@@ -136,6 +140,7 @@ def assemble(recipe: Recipe, *, build_model: bool = True, device: str | None = N
     data = recipe.data
     limits = {"train": data.max_train, "validation": data.max_validation, "test": data.max_test}
     splits = {k: subset(s, limits[k], recipe.seed) for k, s in bundle.splits.items() if s is not None}
+    _check_labels(recipe, splits)
     assembly = Assembly(recipe, parts, entry, bundle, splits, resolve_device(device or recipe.device),
                         extras={"timings": {"load_data": round(time.perf_counter() - t0, 3)}})
     if recipe.target is not None:
@@ -146,6 +151,17 @@ def assemble(recipe: Recipe, *, build_model: bool = True, device: str | None = N
         assembly.backbone = load_configured_backbone(recipe, assembly.device)
         assembly.build_model()
     return assembly
+
+
+def _check_labels(recipe: Recipe, splits: Mapping[str, Any]) -> None:
+    """Training and evaluators score labels: the splits they use must have them."""
+    from ..errors import DatasetError
+
+    unlabeled = [name for name, s in splits.items() if not s.labeled]
+    if unlabeled and (recipe.training.epochs > 0 or recipe.evaluators):
+        raise DatasetError(f"dataset loader {recipe.data.loader!r}: the {', '.join(unlabeled)} split(s) have no "
+                           "labels, but training and evaluators need labeled train, validation and test splits "
+                           "(unlabeled data is for the adapt stage).")
 
 
 def load_configured_backbone(recipe: Recipe, device: str) -> Any:

@@ -14,29 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from ..contracts import backbone_groups
+from ..models.transfer import TransferModel
 
 __all__ = ["TransferModel", "backbone_groups", "set_frozen_norms_eval", "head_state", "frozen_prefix_layers",
            "prefix_states", "suffix_logits"]
-
-
-class TransferModel(nn.Module):
-    """``head(backbone.forward_features(batch))``: pooled features from the backbone, logits from the head.
-
-    Parameter names start with ``backbone.`` and ``head.``, as freezing policies expect.
-    """
-
-    def __init__(self, backbone: nn.Module, head: nn.Module):
-        super().__init__()
-        self.backbone = backbone
-        self.head = head
-
-    def embed(self, batch: Any) -> Tensor:
-        """Pooled features of a batch from ``backbone.preprocess``."""
-        return self.backbone.forward_features(batch)
-
-    def forward(self, batch: Any) -> Tensor:
-        """Logits ``(B, num_classes)`` for a batch from ``backbone.preprocess``."""
-        return self.head(self.embed(batch))
 
 
 def set_frozen_norms_eval(model: nn.Module) -> int:

@@ -628,6 +628,65 @@ def _check_sweep_keys(check: _Checker, sweep: SweepSpec, raw: Mapping[str, Any])
             raise check.fail(f"sweep.params.{key}", f"{key!r} is not a recipe key that a trial can set.")
 
 
+def _check_top(check: _Checker, raw: Mapping[str, Any]) -> TopSpec:
+    unknown = [k for k in raw if k not in _TOP_KEYS and k not in SECTIONS]
+    if unknown:
+        key = unknown[0]
+        raise check.fail(key, f"unknown key {key!r}.{_suggest(key, [*_TOP_KEYS, *SECTIONS])} "
+                              f"Recipe keys: {', '.join(_TOP_KEYS)}; tables: {', '.join(SECTIONS)}.")
+    for required in ("backbone", "data"):
+        if required not in raw:
+            raise check.fail("", f"the recipe has no [{required}] table; see docs/recipes.md.")
+    return check.section(TopSpec, {k: raw[k] for k in _TOP_KEYS if k in raw}, "")
+
+
+def _check_data(check: _Checker, raw: Mapping[str, Any], entry: Any, base_dir: Path,
+                check_files: bool) -> tuple[DataSpec, dict[str, tuple[Any, Any]]]:
+    """``[data]``: the section, the loader and its options (modality, files); ``parts`` starts here."""
+    from ..errors import UnknownComponentError
+    from ..plugins import get_component
+
+    data_raw = check.table(raw["data"], "data")
+    data_opts_raw = check.table(data_raw.get("options", {}), "data.options")
+    data = check.section(DataSpec, {**data_raw, "options": MappingProxyType(dict(data_opts_raw))}, "data",
+                         tables=("options",))
+    try:
+        loader = get_component("dataset", data.loader)
+    except UnknownComponentError as exc:
+        raise check.fail("data.loader", str(exc)) from None
+    data_options = check.options(loader, data_opts_raw, "data.options")
+    _check_modality(check, entry, loader, data_options)
+    if check_files:
+        _check_data_files(check, loader, data_options, base_dir)
+    return data, {"dataset": (loader, data_options)}
+
+
+def _check_work(check: _Checker, training: TrainingSpec, evaluators: Sequence[ComponentSpec], data: DataSpec) -> None:
+    if training.epochs == 0 and not evaluators:
+        raise check.fail("evaluators", "nothing to do: training.epochs is 0 and there are no [[evaluators]]. "
+                                       "Add an evaluator (e.g. name = \"logistic-probe\") or train the head.")
+    if data.folds and training.epochs > 0:
+        raise check.fail("data.folds", "k-fold cross-validation evaluates probes on frozen features; "
+                                       "set training.epochs = 0 or remove data.folds.")
+
+
+def _check_sweep(check: _Checker, raw: Mapping[str, Any], source: str) -> SweepSpec:
+    from ..search.space import parse_space
+
+    sweep_raw = check.table(raw["sweep"], "sweep")
+    params = check.table(sweep_raw.get("params", {}), "sweep.params")
+    space = parse_space(params, source=source, line_of=check.line)
+    sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType(
+        {d.key: d.choices if d.kind == "categorical" else MappingProxyType(d.to_dict()) for d in space.dimensions})},
+        "sweep", tables=("params",))
+    if sweep.method != "optuna" and not space.all_categorical:
+        key = next(d.key for d in space.dimensions if d.kind != "categorical")
+        raise check.fail(f"sweep.params.{key}", f"method {sweep.method!r} tries listed values; a range "
+                                                f"{{ low, high }} needs method = \"optuna\" (or give a list).")
+    _check_sweep_keys(check, sweep, raw)
+    return sweep
+
+
 def recipe_from_dict(
     raw: Mapping[str, Any],
     *,
@@ -643,44 +702,15 @@ def recipe_from_dict(
         RecipeError: the first problem found, naming the file, line and key.
     """
     base_dir = Path(base_dir)
-    overridden = {}
-    for item in overrides:
-        key = item.partition("=")[0].strip()
-        overridden[key] = item
+    overridden = {item.partition("=")[0].strip(): item for item in overrides}
     check = _Checker(source, key_lines(text) if text else {}, overridden)
     raw = dict(raw)
-
-    unknown = [k for k in raw if k not in _TOP_KEYS and k not in SECTIONS]
-    if unknown:
-        key = unknown[0]
-        raise check.fail(key, f"unknown key {key!r}.{_suggest(key, [*_TOP_KEYS, *SECTIONS])} "
-                              f"Recipe keys: {', '.join(_TOP_KEYS)}; tables: {', '.join(SECTIONS)}.")
-    for required in ("backbone", "data"):
-        if required not in raw:
-            raise check.fail("", f"the recipe has no [{required}] table; see docs/recipes.md.")
-    top = check.section(TopSpec, {k: raw[k] for k in _TOP_KEYS if k in raw}, "")
-
+    top = _check_top(check, raw)
     backbone = check.section(BackboneSpec, check.table(raw["backbone"], "backbone"), "backbone")
     entry = _check_backbone(check, backbone.name)
-
-    data_raw = check.table(raw["data"], "data")
+    data_raw = dict(check.table(raw["data"], "data"))
     target_raw = data_raw.pop("target", None)
-    data_opts_raw = check.table(data_raw.get("options", {}), "data.options")
-    data = check.section(DataSpec, {**data_raw, "options": MappingProxyType(dict(data_opts_raw))}, "data",
-                         tables=("options",))
-    from ..plugins import get_component
-    from ..errors import UnknownComponentError
-
-    try:
-        loader = get_component("dataset", data.loader)
-    except UnknownComponentError as exc:
-        raise check.fail("data.loader", str(exc)) from None
-    data_options = check.options(loader, data_opts_raw, "data.options")
-    _check_modality(check, entry, loader, data_options)
-    if check_files:
-        _check_data_files(check, loader, data_options, base_dir)
-
-    parts: dict[str, tuple[Any, Any]] = {"dataset": (loader, data_options)}
+    data, parts = _check_data(check, {**raw, "data": data_raw}, entry, base_dir, check_files)
     target = _target(check, entry, target_raw, base_dir, parts, check_files) if target_raw is not None else None
     head, *parts["head"] = _component(check, "head", raw.get("head", {"name": "linear"}), "head")
     freezing, *parts["freezing"] = _component(check, "freezing", raw.get("freezing", {"name": "all-but-head"}),
@@ -695,31 +725,9 @@ def recipe_from_dict(
     evaluators = tuple(spec for spec, _, _ in listed)
     parts.update({f"compression.{i}": (c, o) for i, (_, c, o) in enumerate(passes)})
     parts.update({f"evaluator.{i}": (c, o) for i, (_, c, o) in enumerate(listed)})
-    if training.epochs == 0 and not evaluators:
-        raise check.fail("evaluators", "nothing to do: training.epochs is 0 and there are no [[evaluators]]. "
-                                       "Add an evaluator (e.g. name = \"logistic-probe\") or train the head.")
-    if data.folds and training.epochs > 0:
-        raise check.fail("data.folds", "k-fold cross-validation evaluates probes on frozen features; "
-                                       "set training.epochs = 0 or remove data.folds.")
-
+    _check_work(check, training, evaluators, data)
     adaptation = _adaptation(check, entry, raw["adaptation"], target, parts) if "adaptation" in raw else None
-
-    sweep = None
-    if "sweep" in raw:
-        sweep_raw = check.table(raw["sweep"], "sweep")
-        params = check.table(sweep_raw.get("params", {}), "sweep.params")
-        from ..search.space import parse_space
-
-        space = parse_space(params, source=source, line_of=check.line)
-        sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType(
-            {d.key: d.choices if d.kind == "categorical" else MappingProxyType(d.to_dict()) for d in space.dimensions})},
-            "sweep", tables=("params",))
-        if sweep.method != "optuna" and not space.all_categorical:
-            key = next(d.key for d in space.dimensions if d.kind != "categorical")
-            raise check.fail(f"sweep.params.{key}", f"method {sweep.method!r} tries listed values; a range "
-                                                    f"{{ low, high }} needs method = \"optuna\" (or give a list).")
-        _check_sweep_keys(check, sweep, raw)
-
+    sweep = _check_sweep(check, raw, source) if "sweep" in raw else None
     out = Path(top.output_dir).expanduser()
     return Recipe(
         name=top.name,

@@ -177,11 +177,7 @@ def _fit(
     start = time.perf_counter()
     precision = spec.precision if device.type == "cuda" else "fp32"
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    groups = param_groups(model, spec)
-    group_info = tuple({"name": g["name"], "lr": g["lr"], "weight_decay": g["weight_decay"],
-                        "tensors": len(g["params"]), "params": int(sum(p.numel() for p in g["params"]))} for g in groups)
-    optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups],
-                                  lr=spec.lr, weight_decay=spec.weight_decay, foreach=False)
+    groups, group_info, optimizer = _optimizer(model, spec)
     sampler = DistributedBatchSampler(n_train, spec.batch_size, seed=seed, rank=dist.rank, world_size=dist.world_size,
                                       lengths=lengths, bucket_batches=BUCKET_BATCHES)
     steps_per_epoch = len(sampler)
@@ -205,36 +201,10 @@ def _fit(
         model.train()
         set_frozen_norms_eval(model)
         sampler.set_epoch(epoch)
-        running, seen = 0.0, 0
         with _progress(steps_per_epoch, f"epoch {epoch + 1}/{spec.epochs}", progress) as bar:
-            for idx, global_batch in sampler:
-                target = labels[idx].to(device)
-                with _autocast(device, precision):
-                    logits = forward(idx)
-                    if dist.active:  # DDP averages over ranks: the mean over the global batch
-                        loss = share_loss(F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing,
-                                                          reduction="sum"), global_batch, dist)
-                    else:
-                        loss = F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if spec.grad_clip is not None:
-                    nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], spec.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                running += float(loss.detach()) * (global_batch / dist.world_size if dist.active else len(idx))
-                seen += len(idx)
-                step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{running / seen:.4f}")
+            running, seen, steps = _epoch(model, spec, sampler, forward, labels, device, precision, dist, bar,
+                                          lambda loss: _step(loss, model, spec, optimizer, scheduler, scaler))
+        step += steps
         if dist.active:  # the mean over every rank's examples
             running, seen = all_sum(running, dist), int(all_sum(seen, dist))
         metrics = {"epoch": epoch, "train_loss": running / max(seen, 1), "lr": scheduler.get_last_lr()[head_group]}
@@ -246,24 +216,84 @@ def _fit(
         if on_epoch is not None:
             on_epoch(epoch, {k: float(v) for k, v in metrics.items() if k != "epoch"})
         if val is not None and spec.early_stopping is not None:
-            if best is None or val[1] > best[0]:
-                state = {n: params[n].detach().clone() for n in trainable}
-                best, stale = (val[1], epoch, state), 0
-            else:
-                stale += 1
+            best, stale = _keep_best(best, stale, val[1], epoch, params, trainable)
             if agree(stale >= spec.early_stopping, dist):  # every rank stops together
                 stopped = True
                 break
     for name in trainable:  # gradual unfreezing leaves every trainable parameter trainable again
         params[name].requires_grad_(True)
-    best_epoch = None
-    if best is not None:
-        with torch.no_grad():
-            for name, value in best[2].items():
-                params[name].copy_(value)
-        best_epoch = best[1]
+    best_epoch = _restore(params, best)
     model.eval()
     return TrainResult(mode, tuple(history), best_epoch, stopped, step, time.perf_counter() - start, precision, group_info)
+
+
+def _optimizer(model: TransferModel, spec: TrainingSpec) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...], Any]:
+    """AdamW over :func:`param_groups`: (groups, their description for the record, optimizer)."""
+    groups = param_groups(model, spec)
+    info = tuple({"name": g["name"], "lr": g["lr"], "weight_decay": g["weight_decay"],
+                  "tensors": len(g["params"]), "params": int(sum(p.numel() for p in g["params"]))} for g in groups)
+    optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups],
+                                  lr=spec.lr, weight_decay=spec.weight_decay, foreach=False)
+    return groups, info, optimizer
+
+
+def _keep_best(best: Any, stale: int, score: float, epoch: int, params: dict[str, Tensor],
+               trainable: set[str]) -> tuple[Any, int]:
+    """Early stopping's bookkeeping: a copy of the trainable weights of the best epoch so far."""
+    if best is None or score > best[0]:
+        return (score, epoch, {n: params[n].detach().clone() for n in trainable}), 0
+    return best, stale + 1
+
+
+def _step(loss: Tensor, model: nn.Module, spec: TrainingSpec, optimizer: Any, scheduler: Any, scaler: Any) -> None:
+    """Backward, clip, step the optimizer and the schedule, clear the gradients."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if spec.grad_clip is not None:
+        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], spec.grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def _epoch(model: nn.Module, spec: TrainingSpec, sampler: Any, forward: Callable[[Tensor], Tensor], labels: Tensor,
+           device: torch.device, precision: str, dist: DistContext, bar: Any,
+           step: Callable[[Tensor], None]) -> tuple[float, int, int]:
+    """One pass over this rank's batches: (summed loss, examples seen, steps)."""
+    running, seen, steps = 0.0, 0, 0
+    for idx, global_batch in sampler:
+        target = labels[idx].to(device)
+        with _autocast(device, precision):
+            logits = forward(idx)
+            if dist.active:  # DDP averages over ranks: the mean over the global batch
+                loss = share_loss(F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing,
+                                                  reduction="sum"), global_batch, dist)
+            else:
+                loss = F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing)
+        step(loss)
+        running += float(loss.detach()) * (global_batch / dist.world_size if dist.active else len(idx))
+        seen += len(idx)
+        steps += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{running / seen:.4f}")
+    return running, seen, steps
+
+
+def _restore(params: dict[str, Tensor], best: tuple[float, int, dict[str, Tensor]] | None) -> int | None:
+    """Copy the best epoch's weights back (early stopping); return that epoch, or None."""
+    if best is None:
+        return None
+    with torch.no_grad():
+        for name, value in best[2].items():
+            params[name].copy_(value)
+    return best[1]
 
 
 BUCKET_BATCHES = 50
