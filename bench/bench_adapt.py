@@ -164,7 +164,7 @@ def text_benchmarks(workdir: Path, seeds: int) -> list[tuple[str, dict[str, list
     def feats(task: str) -> tuple[np.ndarray, np.ndarray]:
         texts, labels = senteval_lines(task)
         X = cached(workdir, f"minilm-{task}", "\n".join(texts),
-                   lambda: encoder.encode(texts, batch_size=64).numpy())
+                   lambda: np.asarray(encoder.encode(texts, batch_size=64)))
         return X, labels
 
     cr = feats("CR")
