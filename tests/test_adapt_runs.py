@@ -136,3 +136,23 @@ def test_adabn_adapts_copies_per_domain_and_keeps_the_backbone(tmp_path, vector_
     assert da["info"] == {"examples": da["target"]["used"]["adapt"]["n"], "batchnorm_layers": 1}
     scores = da["scores"]["logistic-probe"]
     assert scores["adapted"]["accuracy"] != scores["source_only"]["accuracy"]
+
+
+def test_a_third_party_method_from_the_plugin_template_runs_from_a_recipe(tmp_path, vector_zoo):  # noqa: F811
+    import sys
+
+    from zoo.runner import load_recipe, run_recipe
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]
+                           / "plugins" / "zoo-plugin-template" / "src"))
+    try:
+        import zoo_plugin_template
+
+        vector_zoo.register(zoo_plugin_template, name="test-observer")
+        path = recipe(tmp_path, '\n[adaptation]\nname = "template-centering"\n\n[adaptation.options]\nscale = true\n')
+        rec = run_recipe(load_recipe(path), progress=False, verbose=False).record
+    finally:
+        sys.path.pop(0)
+    da = rec["adaptation"]
+    assert da["method"] == "template-centering" and da["options"] == {"scale": True}
+    assert set(da["scores"]["logistic-probe"]) == {"source_only", "adapted"}

@@ -48,7 +48,7 @@ class DannClassifier:
 
 def fit_dann(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, *, hidden: int = 256, epochs: int = 20,
              lr: float = 1e-3, domain_weight: float = 1.0, batch_size: int = 128, weight_decay: float = 1e-4,
-             seed: int = 0) -> DannClassifier:
+             min_steps: int = 0, seed: int = 0) -> DannClassifier:
     """Train DANN on features standardized with the source statistics; deterministic for ``seed`` on CPU."""
     classes, y_idx = np.unique(ys, return_inverse=True)
     source = np.asarray(Xs, dtype=np.float64)  # source statistics only, as the source-only probe uses
@@ -66,6 +66,7 @@ def fit_dann(Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, *, hidden: int = 25
     params = [*features.parameters(), *head.parameters(), *domain.parameters()]
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, int(np.ceil(len(xs) / batch_size)))
+    epochs = max(epochs, int(np.ceil(min_steps / steps_per_epoch)))  # small source sets still train enough
     total = epochs * steps_per_epoch
     step = 0
     for _ in range(epochs):

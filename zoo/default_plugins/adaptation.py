@@ -52,7 +52,8 @@ class SelfTrainingOptions:
 @dataclass(frozen=True)
 class DannOptions:
     hidden: int = field(default=256, metadata={"help": "width of the feature network"})
-    epochs: int = field(default=20, metadata={"help": "passes over the source features"})
+    epochs: int = field(default=20, metadata={"help": "passes over the source features (at least min_steps steps)"})
+    min_steps: int = field(default=0, metadata={"help": "train at least this many steps (for small source sets)"})
     lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     domain_weight: float = field(default=1.0, metadata={
         "help": "final weight of the reversed domain loss (ramped up as in Ganin et al.)", "search": (0.1, 0.3, 1.0)})
@@ -62,6 +63,8 @@ class DannOptions:
         for name in ("hidden", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps must be >= 0, got {self.min_steps!r}")
         _positive("lr", self.lr)
         if not self.domain_weight >= 0:
             raise ValueError(f"domain_weight must be >= 0, got {self.domain_weight!r}")
@@ -132,7 +135,7 @@ class Dann(_Method):
 
         o = self.options
         return fit_dann(Xs, ys, Xt, hidden=o.hidden, epochs=o.epochs, lr=o.lr, domain_weight=o.domain_weight,
-                        batch_size=o.batch_size, seed=seed)
+                        batch_size=o.batch_size, min_steps=o.min_steps, seed=seed)
 
 
 class AdaBN(_Method):

@@ -19,6 +19,9 @@ What each kind must do (see :mod:`zoo.contracts`):
   ``score``, ``predict_proba`` consistent with ``predict``, ``NotFittedError`` before ``fit``,
   pickling), deterministic under a fixed ``seed``/``random_state``, and it learns (scores well
   above chance on scikit-learn's digits).
+* ``adaptation``: declares ``level`` and ``needs``; a features-level method fits a deterministic
+  classifier on digits with a light target shift that stays at twice chance or better; a model-level one
+  changes only the normalization layers of a BatchNorm MLP and returns a JSON-able report.
 * every kind: one-line summary, a valid options schema whose defaults construct.
 
 torch and scikit-learn are imported inside the checks.
@@ -495,6 +498,99 @@ def check_evaluator_pickle(component: Any) -> None:
         raise _fail(component, "a pickled and restored estimator predicts differently")
 
 
+# --- adaptation methods ----------------------------------------------------------------------
+
+
+def _new_method(component: Any) -> Any:
+    return component.obj(component.defaults())
+
+
+def check_adaptation_declares(component: Any) -> None:
+    """Built from its default options, the method has ``level`` ("features" or "model"), ``needs``
+    (an :class:`~zoo.contracts.AdaptationNeeds` that asks for target inputs) and the matching method."""
+    from ..contracts import AdaptationNeeds
+
+    method = _new_method(component)
+    level, needs = getattr(method, "level", None), getattr(method, "needs", None)
+    if level not in ("features", "model"):
+        raise _fail(component, f"level must be 'features' or 'model', got {level!r}")
+    if not isinstance(needs, AdaptationNeeds) or not needs.target_inputs:
+        raise _fail(component, f"needs must be an AdaptationNeeds with target_inputs=True, got {needs!r}")
+    wanted = "fit" if level == "features" else "adapt"
+    if not callable(getattr(method, wanted, None)):
+        raise _fail(component, f"a {level}-level method must define {wanted}()")
+
+
+def _shifted_digits() -> tuple[Any, Any, Any, Any, Any]:
+    """Source: 900 digits; target: 400 others with deterministic noise (adapt half, test half)."""
+    import numpy as np
+
+    Xtr, ytr, Xte, yte = _digits()
+    Xt = np.clip(Xte + np.random.default_rng(0).normal(0, 0.15, Xte.shape), 0, 1)
+    return Xtr, ytr, Xt[:200], Xt[200:], yte[200:]
+
+
+def check_adaptation_fit(component: Any) -> None:
+    """A features-level method's ``fit`` returns a classifier whose predictions on target features are
+    known labels, consistent with ``predict_proba``, deterministic under one seed, and well above chance."""
+    import numpy as np
+
+    method = _new_method(component)
+    if method.level != "features":
+        return
+    Xs, ys, Xa, Xt, yt = _shifted_digits()
+
+    def make() -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(max_iter=500)
+
+    with single_threaded(torch=True, blas=True):
+        first, second = method.fit(make, Xs, ys, Xa, seed=0), method.fit(make, Xs, ys, Xa, seed=0)
+        pred, proba = np.asarray(first.predict(Xt)), np.asarray(first.predict_proba(Xt))
+    if pred.shape != (len(Xt),) or not set(pred.tolist()) <= set(ys.tolist()):
+        raise _fail(component, f"predict() on target features gave shape {pred.shape} or unknown labels")
+    if proba.shape != (len(Xt), 10) or not np.allclose(proba.sum(1), 1, atol=1e-5):
+        raise _fail(component, f"predict_proba() must give rows of probabilities, got shape {proba.shape}")
+    if not np.array_equal(pred, np.asarray(second.predict(Xt))):
+        raise _fail(component, "two fits with seed=0 predict differently: the method must be deterministic")
+    accuracy = float((pred == yt).mean())
+    if accuracy < 0.2:  # twice chance: adaptation may cost accuracy, but not everything
+        raise _fail(component, f"accuracy {accuracy:.3f} on lightly shifted digits (chance 0.1); it must keep learning")
+
+
+def check_adaptation_adapt(component: Any) -> None:
+    """A model-level method's ``adapt`` changes only normalization layers of a BatchNorm MLP fed
+    unlabeled digits, and returns a JSON-able report."""
+    import json
+
+    import torch
+    from torch import nn
+
+    method = _new_method(component)
+    if method.level != "model":
+        return
+    _, _, Xa, _, _ = _shifted_digits()
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+    net.forward_features = lambda x: net(x)  # type: ignore[attr-defined]  (what a backbone offers the stage)
+    net.preprocess = lambda x: torch.as_tensor(x, dtype=torch.float32)  # type: ignore[attr-defined]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+
+    def batches(bs: int = 50) -> Any:
+        return (net.preprocess(Xa[i:i + bs]) for i in range(0, len(Xa), bs))
+
+    with single_threaded(torch=True):
+        info = method.adapt(net, batches, seed=0, logits=net)
+    try:
+        json.dumps(info)
+    except TypeError:
+        raise _fail(component, f"adapt() must return a JSON-able report, got {info!r}") from None
+    moved = sorted(k for k, v in net.state_dict().items() if not torch.equal(v, before[k]) and not k.startswith("1."))
+    if moved:
+        raise _fail(component, f"adapt() changed {moved}; model-level methods adapt normalization layers only")
+
+
 CHECKS: dict[str, tuple[Check, ...]] = {
     "head": (check_head_output_shape, check_head_trains, check_head_seeded),
     "freezing": (check_freezing_report, check_freezing_head_trainable, check_freezing_absolute,
@@ -502,6 +598,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "compression": (check_compression_tolerance, check_compression_size),
     "evaluator": (check_evaluator_params, check_evaluator_fit_predict_score, check_evaluator_predict_proba,
                   check_evaluator_deterministic, check_evaluator_learns, check_evaluator_pickle),
+    "adaptation": (check_adaptation_declares, check_adaptation_fit, check_adaptation_adapt),
 }
 """The kind-specific checks; :func:`check_metadata` applies to every kind."""
 
