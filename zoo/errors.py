@@ -38,6 +38,7 @@ __all__ = [
     "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
+    "ExportError",
     "AdaptationError",
     "SearchSpaceError",
     "StudyMismatchError",
@@ -265,6 +266,20 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+# --- models that leave the zoo ----------------------------------------------------------------
+
+
+class ExportError(ZooError, ValueError):
+    """A run directory or model cannot be exported, pushed or loaded back.
+
+    Attributes: ``path`` (the run directory, export directory or file concerned, or None).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
 
 
 class AdaptationError(ZooError, ValueError):
