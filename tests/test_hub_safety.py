@@ -13,6 +13,7 @@ import pytest
 from test_hub import sha
 from test_hub import tiny_files as hub_tiny_files
 
+import zoo
 from zoo.cli.main import main
 from zoo.config import settings
 from zoo.errors import ConfigError, IntegrityError, ZooError
@@ -286,7 +287,7 @@ def test_imported_blobs_and_lock_follow_the_umask(tmp_path, umask):
     assert stat.S_IMODE(settings().lockfile.stat().st_mode) == 0o666 & ~umask
 
 
-def test_download_into_an_unwritable_cache_is_a_typed_error(hub_server, tmp_path, monkeypatch, capsys):
+def test_download_into_an_unwritable_cache_is_a_typed_error(hub_server, tmp_path, monkeypatch):
     files = tiny_files(10)
     commit = hub_server.add_commit("org/tiny", files)
     registry = tmp_path / "mine.toml"
@@ -299,5 +300,7 @@ def test_download_into_an_unwritable_cache_is_a_typed_error(hub_server, tmp_path
     monkeypatch.setenv("ZOO_REGISTRY", str(registry))
     monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
     monkeypatch.setenv("HF_HUB_CACHE", str(blocker / "hub"))
-    code, _, err = cli(capsys, "pull", "tiny")
-    assert code == 1 and "Traceback" not in err and "HF_HUB_CACHE" in err and str(blocker) in err
+    with pytest.raises(ZooError) as exc:
+        resolve(zoo.backbone_info("tiny"))
+    msg = str(exc.value)
+    assert isinstance(exc.value, OSError) and "HF_HUB_CACHE" in msg and str(blocker) in msg and "\n" not in msg
