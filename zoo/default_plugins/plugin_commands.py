@@ -111,10 +111,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def _print_component(comp: Any) -> None:
+    from .._text import rst_to_plain
     from ..plugins import describe_options
 
-    print(f"\n{comp.kind} {comp.name!r}: {comp.summary}")
-    rest = comp.doc.split("\n", 1)[1].strip() if "\n" in comp.doc else ""
+    print(f"\n{comp.kind} {comp.name!r}: {rst_to_plain(comp.summary)}")
+    rest = rst_to_plain(comp.doc.split("\n", 1)[1].strip()) if "\n" in comp.doc else ""
     for line in rest.splitlines():
         print(f"    {line}".rstrip())
     opts = describe_options(comp.options)
