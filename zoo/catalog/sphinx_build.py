@@ -59,7 +59,7 @@ def conf_py(*, version: str, static: list[str]) -> str:
 project = "transferzoo"
 release = version = {version!r}
 author = "transferzoo developers"
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx_copybutton", "zoo.catalog.sphinx_build"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx_copybutton", "zoo.catalog.sphinx_build"]
 source_suffix = {{".md": "markdown"}}
 root_doc = "index"
 exclude_patterns = ["_build"]
