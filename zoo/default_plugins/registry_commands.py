@@ -108,6 +108,7 @@ def _configure_pull(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", help="backbone names")
     p.add_argument("--all", action="store_true", help="every registered backbone")
     p.add_argument("--json", action="store_true", help="print what was downloaded and verified as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or lines")
 
 
 def _entries(args: argparse.Namespace):
@@ -122,10 +123,16 @@ def _run_pull(args: argparse.Namespace) -> int:
     from zoo.hub import resolve
 
     if not args.names and not args.all:
-        print("zoo pull: name at least one backbone, or --all", file=sys.stderr)
+        print("zoo pull: error: name at least one backbone, or --all", file=sys.stderr)
         return 2
+    from zoo._progress import progress
+
+    if args.quiet:  # the Hub's own download bars too
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
     report = []
-    for e in _entries(args):
+    for e in progress(_entries(args), desc="pull", unit="backbone"):
         r = resolve(e)
         report.append({"name": e.name, "repo_id": e.repo_id, "revision": e.revision, "snapshot_dir": str(r.snapshot_dir),
                        "downloaded": list(r.downloaded), "sha256": dict(r.sha256), "recorded": list(r.recorded)})
@@ -164,7 +171,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             print(line)
     bad = [c for c in checks if c.status == "mismatch"]
     if bad:
-        print(f"zoo verify: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
+        print(f"zoo verify: error: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
               file=sys.stderr)
     return 1 if bad else 0
 
