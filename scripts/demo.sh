@@ -24,7 +24,7 @@ if [ -f examples/banking77-probe.toml ]; then
 fi
 
 if python -c 'import sphinx, furo, myst_parser' 2>/dev/null; then
-  echo; echo "== 4. the documentation site: guide, API reference, catalog and the run above, offline"
+  echo; echo "== 4. the documentation site: the guide and a catalog with the run above, built offline"
   zoo catalog build --out .zoo-demo/site --runs runs --no-api
   echo "open .zoo-demo/site/index.html, or: zoo catalog serve --out .zoo-demo/site --no-build"
 fi
