@@ -7,6 +7,7 @@ import pathlib
 import pytest
 
 from hubserver import hub_server, loopback_only, minilm_snapshot_dir  # noqa: F401  (fixture re-export)
+from image_support import converted, image_backbone  # noqa: F401  (fixture re-export)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

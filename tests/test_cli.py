@@ -112,3 +112,50 @@ def test_text_prefix_is_prepended(warm_cache, monkeypatch):
     plain = model.encode(["query: where is my card"])
     model.text_prefix = "query: "
     assert np.allclose(model.encode(["where is my card"]), plain, atol=1e-6)
+
+
+# --- reporting commands: --json, what is cached, import by registry name ------------------
+
+
+def test_list_shows_what_is_cached(capsys, warm_cache):
+    code, out, _ = run(capsys, "list", "--json")
+    cached = {d["name"]: d["cached"] for d in json.loads(out)}
+    assert code == 0 and cached["all-minilm-l6-v2"] == "yes" and cached["bge-small-en-v1.5"] == "no"
+    code, out, _ = run(capsys, "list", "all-minilm-l*")
+    lines = out.splitlines()
+    assert "cached" in lines[0].split()
+    assert next(line for line in lines if line.startswith("all-minilm-l6-v2 ")).split()[7] == "yes"
+    assert next(line for line in lines if line.startswith("all-minilm-l12-v2 ")).split()[7] == "no"
+
+
+def test_hub_import_takes_repo_and_revision_from_the_registry_name(capsys, minilm_dir):
+    code, out, _ = run(capsys, "hub", "import", str(minilm_dir), "all-minilm-l6-v2", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["repo_id"] == MINILM_REPO_ID and report["revision"] == MINILM_COMMIT
+    assert report["sha256"]["model.safetensors"] == MINILM_SHA and "all-minilm-l6-v2" in report["checked_against"]
+    code, _, err = run(capsys, "hub", "import", str(minilm_dir))
+    assert code == 2 and "NAME" in err
+    code, _, err = run(capsys, "hub", "import", str(minilm_dir), "all-minilm-l6-v2", "--revision", "0" * 40)
+    assert code == 2 and "differs from entry 'all-minilm-l6-v2'" in err
+
+
+def test_pull_and_embed_report_as_json(capsys, hub_server, monkeypatch, minilm_dir):
+    hub_server.add_repo_from_dir(MINILM_REPO_ID, minilm_dir, commit_sha=MINILM_COMMIT)
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    code, out, _ = run(capsys, "pull", "all-minilm-l6-v2", "--json")
+    (pulled,) = json.loads(out)
+    assert code == 0 and len(pulled["downloaded"]) == 9 and pulled["sha256"]["model.safetensors"] == MINILM_SHA
+    code, out, _ = run(capsys, "embed", "all-minilm-l6-v2", "hello world", "--json")
+    report = json.loads(out)
+    (emb,) = report["embeddings"]
+    assert code == 0 and report["revision"] == MINILM_COMMIT and emb["text"] == "hello world"
+    assert len(emb["vector"]) == 384 and abs(sum(x * x for x in emb["vector"]) - 1.0) < 1e-4
+
+
+def test_list_backbones_refuses_an_unknown_modality():
+    import zoo
+    from zoo.errors import RegistryFilterError
+
+    with pytest.raises(RegistryFilterError, match="Did you mean: 'text'"):
+        zoo.list_backbones(modality="txt")
+    assert "all-minilm-l6-v2" in zoo.list_backbones(modality="text")

@@ -364,7 +364,8 @@ def test_plugin_registers_every_loader_with_documented_options() -> None:
         got[name] = (obj, options)
 
     pm.hook.register_datasets(register=register)
-    assert set(got) == {"csv", "tsv", "jsonl", "text-label-tsv", "lines-per-label", "sklearn", "idx"}
+    assert set(got) == {"csv", "tsv", "jsonl", "text-label-tsv", "lines-per-label", "sklearn", "idx",
+                        "image-folder", "cifar", "npz"}
     for name, (obj, options) in got.items():
         assert callable(obj)
         for f in dataclasses.fields(options):

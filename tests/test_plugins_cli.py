@@ -60,7 +60,7 @@ def broken_site(tmp_path):
 
 
 def test_plugins_list_json(capsys):
-    rc, out, _ = run_main(capsys, "plugins", "list", "--json")
+    rc, out, _ = run_main(capsys, "plugins", "list", "--all", "--json")
     assert rc == 0
     infos = {p["name"]: p for p in json.loads(out)}
     heads = infos["zoo.default_plugins.heads"]
@@ -69,7 +69,7 @@ def test_plugins_list_json(capsys):
 
 
 def test_plugins_list_human(capsys):
-    rc, out, _ = run_main(capsys, "plugins", "list")
+    rc, out, _ = run_main(capsys, "plugins", "list", "--all")
     assert rc == 0
     assert "zoo.default_plugins.freezing  (transferzoo" in out and "freezing: all-but-head, bitfit" in out
 
@@ -153,3 +153,96 @@ def test_doctor_names_both_plugins_of_a_collision(tmp_path):
     assert proc.returncode == 1
     assert "COLLISION head 'linear' is registered by two plugins: 'zoo.default_plugins.heads'" in proc.stdout
     assert "'same' (distribution zoo-same 0.1.0)" in proc.stdout
+
+
+# --- plugins that collide with builtins, hang, or are named like them ----------------------
+
+RUN_COMMAND = '''
+from zoo.hookspecs import hookimpl
+
+@hookimpl
+def register_commands(register):
+    register("run", configure=lambda p: None, run=lambda args: 0, summary="A plugin command named like a builtin.")
+'''
+
+SAME_BACKBONE = '''
+from zoo.hookspecs import hookimpl
+
+@hookimpl
+def register_backbones(register):
+    register({"name": "all-minilm-l6-v2", "repo_id": "someone/other", "revision": "0" * 40,
+              "architecture": "bert", "modality": "text", "license": "mit", "num_params": 1, "embedding_dim": 384,
+              "files": {"model.safetensors": "tofu"}, "integrity": "tofu"})
+'''
+
+HANGS = '''
+import time
+time.sleep(600)
+'''
+
+
+def test_a_plugin_command_named_like_a_builtin_is_refused_not_fatal(tmp_path):
+    site = tmp_path / "site"
+    make_dist(site, "zoo-runner-clash", modules={"run_clash": RUN_COMMAND}, entry_points={"clash": "run_clash"})
+    proc = zoo("--help", site=site)
+    assert proc.returncode == 0 and "reproduce" in proc.stdout
+    assert "zoo: warning: command refused: command 'run' is registered by two plugins" in proc.stderr
+    assert "'clash' (distribution zoo-runner-clash 0.1.0)" in proc.stderr
+    assert "--no-sweep" in zoo("run", "--help", site=site).stdout  # the builtin `run` kept its name
+    doctor = zoo("plugins", "doctor", site=site)
+    assert doctor.returncode == 1 and "COLLISION command 'run'" in doctor.stdout and "Traceback" not in doctor.stderr
+
+
+def test_a_plugin_backbone_colliding_with_the_registry_breaks_neither_list_nor_doctor(tmp_path):
+    site = tmp_path / "site"
+    make_dist(site, "zoo-same-backbone", modules={"same_backbone": SAME_BACKBONE},
+              entry_points={"samebb": "same_backbone"})
+    proc = zoo("list", site=site)
+    assert proc.returncode == 0 and "sentence-transformers/all-MiniLM-L6-v2" in proc.stdout
+    assert "zoo: plugin samebb failed to load: zoo.errors.RegistryCollisionError: backbone 'all-minilm-l6-v2'" in proc.stderr
+    doctor = zoo("plugins", "doctor", "--json", site=site)
+    report = json.loads(doctor.stdout)
+    assert doctor.returncode == 1 and report["count"] >= 1
+    assert any(p["kind"] == "backbone" and p["plugin"] == "samebb" and "all-minilm-l6-v2" in p["message"]
+               for p in report["problems"])
+
+
+def test_an_entry_point_named_like_a_builtin_gets_a_clear_message(tmp_path):
+    site = tmp_path / "site"
+    make_dist(site, "zoo-shadow", modules={"shadow_heads": SAME_HEAD},
+              entry_points={"zoo.default_plugins.heads": "shadow_heads", "again": "zoo.default_plugins.freezing"})
+    proc = zoo("list", site=site)
+    assert proc.returncode == 0 and "<module" not in proc.stderr and "{" not in proc.stderr
+    assert "entry point name 'zoo.default_plugins.heads' is already the name of a loaded plugin" in proc.stderr
+    assert "already registered as 'zoo.default_plugins.freezing'" in proc.stderr
+
+
+def test_a_plugin_that_hangs_at_import_does_not_hang_help(tmp_path):
+    import time
+
+    site = tmp_path / "site"
+    make_dist(site, "zoo-slow", modules={"slow_plugin": HANGS}, entry_points={"slow": "slow_plugin"})
+    start = time.monotonic()
+    proc = zoo("--help", site=site, ZOO_PLUGIN_TIMEOUT="1")
+    assert proc.returncode == 0 and "commands" in proc.stdout
+    assert time.monotonic() - start < 60
+    assert "plugin 'slow' (slow_plugin) did not finish importing within 1 s" in proc.stderr
+    assert "ZOO_DISABLE_PLUGINS=slow" in proc.stderr
+
+
+@pytest.mark.parametrize("spec", ["transferzoo==0.1.0", "TransferZoo[catalog]>=0", "TRANSFERZOO", " transferzoo ", "transferzoo; python_version>'3'"])
+def test_uninstall_refuses_any_requirement_naming_the_zoo(capsys, monkeypatch, spec):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
+    rc, _, err = run_main(capsys, "plugins", "uninstall", "-y", "zoo-knn-probe", spec)
+    assert rc == 2 and "refusing to uninstall transferzoo" in err and calls == []
+
+
+def test_plugins_list_shows_third_party_plugins_and_builtins_only_with_all(capsys, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    make_dist(site, "zoo-same", modules={"third_party": RUN_COMMAND.replace('"run"', '"hello"')},
+              entry_points={"third": "third_party"})
+    proc = zoo("plugins", "list", "--json", site=site)
+    assert [p["name"] for p in json.loads(proc.stdout)] == ["third"]
+    listed = [p["name"] for p in json.loads(zoo("plugins", "list", "--all", "--json", site=site).stdout)]
+    assert listed[0] == "third" and "zoo.default_plugins.heads" in listed

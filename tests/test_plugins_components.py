@@ -144,7 +144,8 @@ def test_commands_register_configure_and_run():
 
 
 def test_kinds_match_hooks():
-    assert KINDS == ("architecture", "head", "freezing", "compression", "evaluator", "dataset", "command")
+    assert KINDS == ("architecture", "head", "freezing", "compression", "evaluator", "adaptation", "dataset",
+                     "command")
 
 
 def test_collection_is_lazy_and_cached():

@@ -56,6 +56,11 @@ def test_every_builtin_entry_is_pinned_and_hashed_or_tofu():
         ({"modality": "txt"}, "modality", "Did you mean: 'text'"),
         ({"license": None}, "license", "required key missing"),
         ({"repo_id": "tiny"}, "repo_id", "org/name"),
+        ({"lineage": {"parent": "x", "comit": "a" * 40}}, "lineage.comit", "Did you mean: 'commit'"),
+        ({"lineage": {"parent": "x", "commit": "main"}}, "lineage.commit", "40-hex commit"),
+        ({"lineage": {"parent": "x", "recipe_digest": "abc"}}, "lineage.recipe_digest", "sha256"),
+        ({"lineage": {"source": "x.pt", "source_sha256": 5}}, "lineage.source_sha256", "expected a string"),
+        ({"lineage": {}}, "lineage", "empty lineage"),
     ],
 )
 def test_validation_errors_name_entry_key_and_fix(changes, key, words):
@@ -64,6 +69,17 @@ def test_validation_errors_name_entry_key_and_fix(changes, key, words):
     assert exc.value.key == key and exc.value.entry == "tiny"
     assert "t.toml" in str(exc.value) and words in str(exc.value)
     assert isinstance(exc.value, ValueError)
+
+
+def test_lineage_parses_and_round_trips_through_to_dict():
+    lineage = {"parent": "all-minilm-l6-v2", "commit": "1" * 40, "run_id": "tiny-20260101T000000Z-abcdef",
+               "recipe_digest": "2" * 64}
+    e = entry(lineage=lineage)
+    assert e.lineage is not None and e.lineage.parent == "all-minilm-l6-v2" and e.lineage.source == ""
+    assert e.to_dict()["lineage"] == lineage
+    assert entry().lineage is None and entry().to_dict()["lineage"] is None
+    converted = entry(lineage={"source": "resnet20.th", "source_sha256": "3" * 64})
+    assert converted.lineage.to_dict() == {"source": "resnet20.th", "source_sha256": "3" * 64}
 
 
 def test_tofu_entry_allows_unhashed_files():
@@ -140,8 +156,11 @@ def test_plugin_tables_layer_and_collision():
 def test_list_filters_and_info():
     assert zoo.list_backbones("*minilm*") == ["all-minilm-l12-v2", "all-minilm-l6-v2"]
     assert zoo.list_backbones(license="MIT") == ["bge-small-en-v1.5", "e5-small-v2", "gte-small"]
-    assert zoo.list_backbones(verified=True) == ["all-minilm-l6-v2"]
-    assert zoo.list_backbones(modality="image") == []
+    images = ["efficientnet-lite0", "efficientnet-lite2", "resnet20-cifar10", "resnet32-cifar10",
+              "resnet44-cifar10", "resnet56-cifar10"]
+    assert zoo.list_backbones(verified=True) == sorted(["all-minilm-l6-v2", *images])
+    assert zoo.list_backbones(modality="image") == images
+    assert zoo.backbone_info("efficientnet-lite0").input.crop_pct == 0.875
     assert zoo.backbone_info("e5-small-v2").input.text_prefix == "query: "
 
 

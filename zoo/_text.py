@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["text_table"]
+__all__ = ["text_table", "examples"]
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -12,3 +12,8 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(fmt.format(*r).rstrip() for r in [header, *rows])
+
+
+def examples(*commands: str) -> str:
+    """An ``argparse`` epilog listing example command lines (use with RawDescriptionHelpFormatter)."""
+    return "examples:\n" + "\n".join(f"  {c}" for c in commands)

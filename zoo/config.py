@@ -15,9 +15,12 @@ Variable                    Meaning
 ``ZOO_PLUGINS_STRICT``      ``1`` turns a plugin that fails to load into an error
 ``ZOO_LOAD_PLUGINS``        comma-separated allow-list of third-party plugin names (empty: none)
 ``ZOO_DISABLE_PLUGINS``     comma-separated deny-list of plugin names
+``ZOO_PLUGIN_TIMEOUT``      seconds a third-party plugin may take to import (default 10) before zoo goes on without it
 ``HF_ENDPOINT``             the Hub to download from (default https://huggingface.co)
 ``HF_HOME``/``HF_HUB_CACHE`` where the standard Hub cache lives
 ``HF_HUB_OFFLINE``          the Hub's own offline switch, honoured too
+``RANK``/``WORLD_SIZE``     set by ``torchrun``: this process's rank and the number of processes
+``LOCAL_RANK``              set by ``torchrun``: the rank on this machine (picks the GPU)
 ==========================  ================================================================
 """
 
@@ -65,6 +68,10 @@ class Settings:
     plugins_strict: bool = False
     load_plugins: frozenset[str] | None = None
     disable_plugins: frozenset[str] = field(default_factory=frozenset)
+    plugin_timeout: float = 10.0
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
 
     @property
     def feature_cache(self) -> Path:
@@ -89,6 +96,32 @@ def _config_registry_paths(config_file: Path) -> tuple[Path, ...]:
     return tuple((config_file.parent / Path(p).expanduser()) for p in paths)
 
 
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise ConfigError(f"environment variable {name}={env[name]!r} is not a positive number of seconds.")
+    return value
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r} is not an integer (torchrun sets it).") from None
+    if value < 0:
+        raise ConfigError(f"environment variable {name}={raw!r} must not be negative.")
+    return value
+
+
 def settings(environ: dict[str, str] | None = None) -> Settings:
     """Read the environment (``os.environ`` unless given) into a :class:`Settings`."""
     env = dict(os.environ if environ is None else environ)
@@ -109,4 +142,8 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         plugins_strict=_flag(env, "ZOO_PLUGINS_STRICT"),
         load_plugins=_names(env, "ZOO_LOAD_PLUGINS"),
         disable_plugins=_names(env, "ZOO_DISABLE_PLUGINS") or frozenset(),
+        plugin_timeout=_seconds(env, "ZOO_PLUGIN_TIMEOUT", 10.0),
+        rank=_int(env, "RANK", 0),
+        world_size=max(1, _int(env, "WORLD_SIZE", 1)),
+        local_rank=_int(env, "LOCAL_RANK", 0),
     )

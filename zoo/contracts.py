@@ -8,6 +8,7 @@ Kind               Object registered
 ``compression``    :class:`CompressionPass`: ``apply(model, options, *, example_inputs) -> CompressionReport``
 ``evaluator``      a scikit-learn style estimator class (constructor arguments = option fields)
 ``command``        :class:`zoo.plugins.Command` (built by the ``register`` of ``register_commands``)
+``adaptation``     :class:`AdaptationMethod`: ``level``, ``needs``, then ``fit`` or ``adapt``
 ``architecture``   a builder ``(entry, resolved, *, device) -> Backbone`` (see :class:`Backbone`)
 =================  ==========================================================================
 
@@ -32,6 +33,8 @@ __all__ = [
     "Backbone",
     "LayerGroup",
     "MODALITIES",
+    "AdaptationNeeds",
+    "AdaptationMethod",
 ]
 
 #: The input modalities a backbone or dataset may declare.
@@ -164,3 +167,38 @@ def module_size_bytes(module: torch.nn.Module) -> int:
         seen.add(id(tensor))
         total += tensor.numel() * tensor.element_size()
     return total
+
+
+@dataclass(frozen=True)
+class AdaptationNeeds:
+    """What a domain-adaptation method needs from a recipe (checked at validation).
+
+    ``target_inputs``: an unlabeled target split (every method); ``source_labels``: labeled
+    source data; ``batchnorm``: a backbone with BatchNorm layers; ``trainable_backbone``: a
+    freezing policy that leaves backbone parameters trainable.
+    """
+
+    target_inputs: bool = True
+    source_labels: bool = False
+    batchnorm: bool = False
+    trainable_backbone: bool = False
+
+    def missing(self, *, has_target: bool, has_source_labels: bool, has_batchnorm: bool,
+                trainable_backbone: bool) -> tuple[str, ...]:
+        """The needs the given recipe facts leave unmet, in declaration order."""
+        have = {"target_inputs": has_target, "source_labels": has_source_labels, "batchnorm": has_batchnorm,
+                "trainable_backbone": trainable_backbone}
+        return tuple(k for k, v in have.items() if getattr(self, k) and not v)
+
+
+class AdaptationMethod(Protocol):
+    """A domain-adaptation method (kind ``adaptation``), built as ``cls(options)``.
+
+    ``level = "features"``: ``fit(make_classifier, Xs, ys, Xt, *, seed)`` returns a fitted
+    classifier over target features. ``level = "model"``: ``adapt(backbone, target_batches, *,
+    seed)`` changes a copy of the backbone in place with unlabeled target batches and returns a
+    JSON-able dict of what it did.
+    """
+
+    level: str
+    needs: AdaptationNeeds

@@ -16,6 +16,7 @@ __all__ = [
     "RegistryValidationError",
     "RegistryCollisionError",
     "UnknownBackboneError",
+    "RegistryFilterError",
     "HubError",
     "IntegrityError",
     "OfflineCacheMissError",
@@ -32,8 +33,14 @@ __all__ = [
     "DatasetError",
     "DatasetFileNotFoundError",
     "ReproducibilityError",
+    "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
+    "AdaptationError",
+    "SearchSpaceError",
+    "StudyMismatchError",
+    "MissingExtraError",
+    "DistributedError",
     "did_you_mean",
 ]
 
@@ -94,6 +101,10 @@ class UnknownBackboneError(RegistryError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class RegistryFilterError(RegistryError, ValueError):
+    """A :func:`zoo.list_backbones` filter with a value no entry can have (``modality="txt"``)."""
 
 
 # --- hub ----------------------------------------------------------------------------------
@@ -185,6 +196,17 @@ class DatasetError(ZooError, ValueError):
     """A dataset file is missing or malformed."""
 
 
+class DeviceError(ZooError, ValueError):
+    """A device name that is not valid, or names hardware this machine does not have.
+
+    Attributes: ``device`` (the name given).
+    """
+
+    def __init__(self, message: str, *, device: str):
+        super().__init__(message)
+        self.device = device
+
+
 class ReproducibilityError(ZooError, RuntimeError):
     """`zoo reproduce` found an input whose hash differs from the record."""
 
@@ -223,3 +245,58 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+class AdaptationError(ZooError, ValueError):
+    """A domain-adaptation method cannot run on this recipe, backbone or data.
+
+    Attributes: ``method`` (the method's name, when known) and ``missing`` (what the method needs
+    and the recipe lacks: ``"target_inputs"``, ``"source_labels"``, ``"batchnorm"``, ...).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.method = method
+        self.missing = missing
+
+
+# --- search and distributed training -------------------------------------------------------
+
+
+class SearchSpaceError(RecipeError):
+    """A ``[sweep.params]`` entry does not declare a usable search dimension.
+
+    Attributes: ``source``, ``key`` (``sweep.params.<recipe key>``), ``line``, ``value``.
+    """
+
+    def __init__(self, message: str, *, source: str = "<recipe>", key: str | None = None, line: int | None = None,
+                 value: object = None):
+        super().__init__(message, source=source, key=key, line=line)
+        self.value = value
+
+
+class StudyMismatchError(ZooError, ValueError):
+    """An existing sweep journal was started with a different search space or sampler settings.
+
+    Attributes: ``journal`` (path), ``field`` (what differs), ``stored``, ``requested``.
+    """
+
+    def __init__(self, *, journal: str, field: str, stored: object, requested: object):
+        super().__init__(
+            f"{journal}: the study in this journal was started with {field} = {stored!r}, but the recipe now asks for "
+            f"{requested!r}. Resume with the recipe it was started with, or start a new sweep directory."
+        )
+        self.journal, self.field, self.stored, self.requested = journal, field, stored, requested
+
+
+class MissingExtraError(ZooError, ImportError):
+    """An optional dependency is not installed. Attributes: ``package``, ``extra``."""
+
+    def __init__(self, *, package: str, extra: str, feature: str):
+        super().__init__(f"{feature} needs the {package!r} package, which is not installed. "
+                         f"Install it with: pip install 'transferzoo[{extra}]'")
+        self.package, self.extra = package, extra
+
+
+class DistributedError(ZooError, RuntimeError):
+    """Distributed (torchrun / DDP) training cannot start or its ranks disagree."""

@@ -154,6 +154,17 @@ def register_evaluators(register: ComponentRegister) -> None:
 
 
 @hookspec
+def register_adaptation_methods(register: ComponentRegister) -> None:
+    """Contribute domain-adaptation methods (same feature space, shifted data distribution).
+
+    ``register(name, cls, summary=..., options=...)`` where ``cls(options)`` builds the method
+    and has ``level`` (``"features"`` or ``"model"``) and ``needs`` (a
+    :class:`zoo.contracts.AdaptationNeeds`); see :class:`zoo.contracts.AdaptationMethod`.
+    A recipe that cannot meet ``needs`` is refused at validation. Kind: ``"adaptation"``.
+    """
+
+
+@hookspec
 def register_datasets(register: ComponentRegister) -> None:
     """Contribute datasets (loaders of labelled examples for transfer experiments).
 

@@ -199,10 +199,12 @@ def _deviation(before: Any, after: Any) -> float:
 def _bytes(model: nn.Module) -> int:
     """Tensor storage: :func:`zoo.contracts.module_size_bytes` plus the packed int8 weights it cannot see."""
     from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, quiet_ao
+    from zoo.compress.serialize import _quantized_conv_types
 
+    packed = DYNAMIC_LINEAR_TYPES + _quantized_conv_types()
     total = module_size_bytes(model)
     for module in model.modules():
-        if isinstance(module, DYNAMIC_LINEAR_TYPES):
+        if isinstance(module, packed):
             with quiet_ao():
                 weight, bias = module.weight(), module.bias()
             total += weight.numel() * weight.element_size() + (bias.numel() * bias.element_size() if bias is not None

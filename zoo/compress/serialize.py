@@ -58,6 +58,12 @@ def _key(prefix: str, leaf: str) -> str:
     return f"{prefix}.{leaf}" if prefix else leaf
 
 
+def _quantized_conv_types() -> tuple[type, ...]:
+    from torch.ao.nn.quantized.modules.conv import _ConvNd
+
+    return (_ConvNd,)
+
+
 def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
     """Every weight, bias and embedding of ``model`` once, int8 weights as their int8 values."""
     seen: set[int] = set()
@@ -71,6 +77,11 @@ def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
             continue
         if isinstance(module, WeightInt8Linear):
             yield module.weight_int8
+        if isinstance(module, _quantized_conv_types()):  # static-int8 convolutions keep packed weights
+            yield module.weight().int_repr()
+            if module.bias() is not None:
+                yield module.bias().detach()
+            continue
         for param in module.parameters(recurse=False):
             if id(param) not in seen:
                 seen.add(id(param))

@@ -43,11 +43,16 @@ def _opt(default: Any, help: str) -> Any:
 
 def _check_encoding(name: str) -> None:
     try:
-        codecs.lookup(name)
+        info = codecs.lookup(name)
     except LookupError:
         raise OptionsError(
             f"option 'encoding': unknown text encoding {name!r}; use e.g. 'utf-8' or 'latin-1'."
         ) from None
+    if not getattr(info, "_is_text_encoding", True):  # rot13, base64, zlib: codecs, not text encodings
+        raise OptionsError(
+            f"option 'encoding': {name!r} is a codec that does not decode bytes to text; use a text encoding "
+            "such as 'utf-8' or 'latin-1'."
+        )
 
 
 _LABEL_NAMES_HELP = (

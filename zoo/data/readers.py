@@ -30,6 +30,9 @@ class TextRows:
     lines: list[int] = field(default_factory=list)
 
     def add(self, text: str, label: str, line: int) -> None:
+        """Append one row; an empty text is refused (it would be encoded as padding alone)."""
+        if not text.strip():
+            raise DatasetError(f"{self.path}:{line}: the text is empty. Remove the row or fill in its text.")
         self.texts.append(text)
         self.labels.append(label)
         self.lines.append(line)

@@ -49,8 +49,10 @@ def _load_labelled_files(
         names_path = resolve_file(opts.label_names, key="label_names", base_dir=base_dir, loader=loader)
     sources = {split: source_file(path, role=split) for split, path in paths.items()}
     rows = {split: read(path) for split, path in paths.items()}
-    if not rows["train"].texts:
-        raise DatasetError(f"{paths['train']}: no examples found. Check the file and the loader options.")
+    for split, r in rows.items():  # every split, before any model is loaded or any text encoded
+        if not r.texts:
+            raise DatasetError(f"dataset loader {loader!r}, option {split!r}: {paths[split]} holds no examples. "
+                               "Check the file and the loader options.")
     if names_path:
         names, names_from = read_label_names(names_path), str(names_path)
     else:

@@ -7,10 +7,12 @@ command runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
+from .._text import examples
 from ..hookspecs import hookimpl
 
 __all__ = ["configure", "run", "register_commands", "DEFAULT_OUT"]
@@ -30,10 +32,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = examples("zoo catalog build --out site", "zoo catalog serve --port 8000", "zoo catalog build --json")
     sub = parser.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
     b = sub.add_parser("build", help="build the static site", description="Build the catalog: a static site of "
                        "every backbone, component, plugin, run result and guide page.")
     _common(b)
+    b.add_argument("--json", action="store_true", help="print what was built as JSON")
     s = sub.add_parser("serve", help="build the site and serve it on 127.0.0.1",
                        description="Build the catalog (unless --no-build) and serve it on 127.0.0.1.")
     _common(s)
@@ -62,6 +66,10 @@ def _build(args: argparse.Namespace) -> int:
     for item in broken:
         print(f"zoo catalog: broken link: {item}", file=sys.stderr)
     c = report.counts
+    if getattr(args, "json", False):
+        print(json.dumps({"out": str(report.out), "files": len(report.pages), "counts": dict(c),
+                          "warnings": list(report.warnings), "broken_links": [str(b) for b in broken]}, indent=2))
+        return 1 if broken else 0
     print(f"built {len(report.pages)} files in {report.out}: {c['backbones']} backbones, {c['components']} "
           f"components, {c['plugins']} plugins, {c['runs']} runs in {c['leaderboards']} leaderboards, "
           f"{c['docs']} guide pages")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from zoo.data.bundled import load_sklearn
 from zoo.data.idx import load_idx
+from zoo.data.images import CifarOptions, ImageFolderOptions, NpzOptions, load_cifar, load_image_folder, load_npz
 from zoo.data.options import (
     CsvOptions,
     IdxOptions,
@@ -39,3 +40,9 @@ def register_datasets(register) -> None:
              summary="A dataset bundled with scikit-learn: digits, iris, wine or breast_cancer.")
     register("idx", load_idx, options=IdxOptions,
              summary="IDX image and label files, gzipped or raw, e.g. MNIST.")
+    register("image-folder", load_image_folder, options=ImageFolderOptions,
+             summary="Image files in one folder per class (root/<class>/*.png|jpg), decoded lazily with Pillow.")
+    register("cifar", load_cifar, options=CifarOptions,
+             summary="CIFAR-10/100 python batches, read with a restricted unpickler (data only).")
+    register("npz", load_npz, options=NpzOptions,
+             summary="NumPy .npz image and label arrays (no pickles), e.g. digits saved with np.savez.")

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from zoo._text import text_table
+from zoo._text import examples, text_table
 from zoo.hookspecs import hookimpl
 
 __all__ = ["register_commands"]
@@ -23,6 +23,7 @@ def _human(n: int) -> str:
 
 
 def _configure_list(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo list", "zoo list '*minilm*' --verified", "zoo list --modality text --json")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern, e.g. '*minilm*'")
     p.add_argument("--modality", choices=["text", "image"])
     p.add_argument("--license")
@@ -41,19 +42,31 @@ def _run_list(args: argparse.Namespace) -> int:
     names = list_backbones(args.pattern, modality=args.modality, license=args.license,
                            architecture=args.architecture, tag=args.tag, verified=verified)
     entries = [backbone_info(n) for n in names]
+    cached = {e.name: _cached(e) for e in entries}
     if args.json:
-        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        print(json.dumps([{**e.to_dict(), "cached": cached[e.name]} for e in entries], indent=2))
         return 0
     rows = [[e.name, e.modality, e.architecture, _human(e.num_params), str(e.embedding_dim), e.license,
-             e.integrity, e.repo_id] for e in entries]
-    print(text_table(["name", "modality", "arch", "params", "dim", "license", "integrity", "repo"], rows))
+             e.integrity, cached[e.name], e.repo_id] for e in entries]
+    print(text_table(["name", "modality", "arch", "params", "dim", "license", "integrity", "cached", "repo"], rows))
     return 0
+
+
+def _cached(entry) -> str:
+    """``yes``, ``partial`` or ``no``: whether the entry's files are in the Hub cache (not re-hashed: `zoo verify`)."""
+    from zoo.config import settings
+    from zoo.hub.importer import repo_cache_dir
+
+    snapshot = repo_cache_dir(settings().hf_cache, entry.repo_id) / "snapshots" / entry.revision
+    present = sum((snapshot / f.filename).is_file() for f in entry.files)
+    return "yes" if present == len(entry.files) else ("partial" if present else "no")
 
 
 # --- zoo info -----------------------------------------------------------------------------
 
 
 def _configure_info(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo info all-minilm-l6-v2", "zoo info bge-small-en-v1.5 --json")
     p.add_argument("name", help="backbone name (see `zoo list`)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -90,8 +103,10 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _configure_pull(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo pull all-minilm-l6-v2", "zoo pull --all --json")
     p.add_argument("names", nargs="*", help="backbone names")
     p.add_argument("--all", action="store_true", help="every registered backbone")
+    p.add_argument("--json", action="store_true", help="print what was downloaded and verified as JSON")
 
 
 def _entries(args: argparse.Namespace):
@@ -108,16 +123,24 @@ def _run_pull(args: argparse.Namespace) -> int:
     if not args.names and not args.all:
         print("zoo pull: name at least one backbone, or --all", file=sys.stderr)
         return 2
+    report = []
     for e in _entries(args):
         r = resolve(e)
+        report.append({"name": e.name, "repo_id": e.repo_id, "revision": e.revision, "snapshot_dir": str(r.snapshot_dir),
+                       "downloaded": list(r.downloaded), "sha256": dict(r.sha256), "recorded": list(r.recorded)})
+        if args.json:
+            continue
         what = f"downloaded {len(r.downloaded)} file(s)" if r.downloaded else "already cached"
         print(f"{e.name}: {e.repo_id}@{e.revision} {what}, {len(r.sha256)} file(s) verified")
         for name in r.recorded:
             print(f"  recorded {name} sha256 {r.sha256[name]} in the lock file (trust on first use)")
+    if args.json:
+        print(json.dumps(report, indent=2))
     return 0
 
 
 def _configure_verify(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo verify", "zoo verify all-minilm-l6-v2 --json")
     p.add_argument("names", nargs="*", help="backbone names (default: every registered backbone)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -149,25 +172,52 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 def _configure_hub(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo hub import ./all-MiniLM-L6-v2 all-minilm-l6-v2",
+                        "zoo hub import ./files --repo ORG/NAME --revision COMMIT40HEX --json")
     sub = p.add_subparsers(dest="hub_command", metavar="ACTION", required=True)
     imp = sub.add_parser("import", help="place a local directory of repo files into the Hub cache",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
                          description="Copy DIR into the standard Hub cache as REPO@REVISION, checked "
-                                     "against the registry's hashes (air-gapped set-up).")
+                                     "against the registry's hashes (air-gapped set-up). Name a registry "
+                                     "entry to take its repo and revision, or give --repo and --revision.",
+                         epilog=examples("zoo hub import ./all-MiniLM-L6-v2 all-minilm-l6-v2",
+                                         "zoo hub import ./files --repo ORG/NAME --revision COMMIT40HEX"))
     imp.add_argument("dir", help="directory holding the repo's files")
-    imp.add_argument("--repo", required=True, help="Hub repo id, e.g. sentence-transformers/all-MiniLM-L6-v2")
-    imp.add_argument("--revision", required=True, help="the full 40-hex commit the files come from")
+    imp.add_argument("name", nargs="?", help="registry entry whose repo and revision the files are (see `zoo list`)")
+    imp.add_argument("--repo", help="Hub repo id, e.g. sentence-transformers/all-MiniLM-L6-v2 (default: NAME's)")
+    imp.add_argument("--revision", help="the full 40-hex commit the files come from (default: NAME's)")
     imp.add_argument("--files", nargs="*", help="only these files (default: the registry entry's files)")
+    imp.add_argument("--json", action="store_true", help="print what was imported as JSON")
 
 
 def _run_hub(args: argparse.Namespace) -> int:
     from zoo.config import settings
     from zoo.hub import LockFile, import_directory
-    from zoo.registry import get_registry
+    from zoo.registry import backbone_info, get_registry
 
     s = settings()
-    entry = next((e for e in get_registry() if e.repo_id == args.repo and e.revision == args.revision), None)
-    report = import_directory(args.dir, repo_id=args.repo, revision=args.revision, cache_dir=s.hf_cache,
+    if args.name:
+        entry = backbone_info(args.name)
+        for option, given, own in (("--repo", args.repo, entry.repo_id), ("--revision", args.revision, entry.revision)):
+            if given is not None and given != own:
+                print(f"zoo hub import: error: {option} {given} differs from entry {entry.name!r}'s {own}; "
+                      "give the entry's name alone, or --repo and --revision without a name.", file=sys.stderr)
+                return 2
+        repo, revision = entry.repo_id, entry.revision
+    elif args.repo and args.revision:
+        repo, revision = args.repo, args.revision
+        entry = next((e for e in get_registry() if e.repo_id == repo and e.revision == revision), None)
+    else:
+        print("zoo hub import: error: name a registry entry (`zoo hub import DIR NAME`) or give both --repo and "
+              "--revision.", file=sys.stderr)
+        return 2
+    report = import_directory(args.dir, repo_id=repo, revision=revision, cache_dir=s.hf_cache,
                               lock=LockFile(s.lockfile), entry=entry, files=args.files)
+    if args.json:
+        print(json.dumps({"repo_id": report.repo_id, "revision": report.revision,
+                          "snapshot_dir": str(report.snapshot_dir), "sha256": dict(report.sha256),
+                          "checked_against": report.checked_against}, indent=2))
+        return 0
     print(f"imported {len(report.sha256)} file(s) of {report.repo_id}@{report.revision} into {report.snapshot_dir}")
     print(f"checked against: {report.checked_against}")
     return 0
@@ -177,21 +227,33 @@ def _run_hub(args: argparse.Namespace) -> int:
 
 
 def _configure_embed(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples('zoo embed all-minilm-l6-v2 "I lost my card" "How do I top up?"',
+                        'zoo embed all-minilm-l6-v2 "hello" --json')
     p.add_argument("name", help="backbone name")
     p.add_argument("texts", nargs="+", help="sentences to embed")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' (default: cpu)")
     p.add_argument("--dims", type=int, default=6, help="how many leading dimensions to print")
+    p.add_argument("--json", action="store_true", help="print the full vectors and the verified files as JSON")
 
 
 def _run_embed(args: argparse.Namespace) -> int:
     import zoo
 
+    if args.dims < 0:
+        print(f"zoo embed: error: --dims {args.dims}: give 0 or more dimensions to print.", file=sys.stderr)
+        return 2
     model = zoo.load_backbone(args.name, device=args.device)
     r = model.resolved
+    emb = model.encode(list(args.texts))
+    if args.json:
+        print(json.dumps({"backbone": r.entry.name, "repo_id": r.repo_id, "revision": r.revision,
+                          "sha256": {f.filename: r.sha256[f.filename] for f in r.entry.weights_files},
+                          "embeddings": [{"text": t, "vector": [float(x) for x in vec]}
+                                         for t, vec in zip(args.texts, emb)]}, indent=2))
+        return 0
     print(f"backbone {r.entry.name}: {r.repo_id} @ {r.revision}")
     for f in r.entry.weights_files:
         print(f"  {f.filename} sha256 {r.sha256[f.filename]} (verified)")
-    emb = model.encode(list(args.texts))
     for text, vec in zip(args.texts, emb):
         head = ", ".join(f"{x:+.4f}" for x in vec[: args.dims])
         print(f"  [{head}, ...] ({len(vec)}-d, norm {float((vec ** 2).sum() ** 0.5):.3f})  {text!r}")

@@ -7,13 +7,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
+from zoo._text import examples
+from zoo.errors import ConfigError
 from zoo.hookspecs import hookimpl
 
 __all__ = ["register_commands"]
 
 
+def _writable_dir(path: Path, *, what: str) -> Path:
+    """``path`` as a folder zoo can write run directories into (created if missing), checked before any work.
+
+    Raises:
+        ConfigError: it is a file, or it cannot be created or written.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} is a file, not a folder; give a folder for the run directories.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be created ({exc.strerror}); choose another folder.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path} is not writable; choose another folder or fix its permissions.")
+    return path
+
+
+def _output_dir(args: argparse.Namespace, recipe) -> Path:
+    if args.output_dir:
+        return _writable_dir(Path(args.output_dir), what="-o/--output-dir")
+    return _writable_dir(recipe.output_dir, what=f"{recipe.source}: output_dir")
+
+
 def _configure_plan(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo plan examples/banking77-probe.toml", "zoo plan examples/banking77-finetune.toml --json")
     p.add_argument("recipe", help="recipe file (TOML)")
     p.add_argument("-s", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key (dotted; value parsed as TOML), e.g. -s training.epochs=3")
@@ -32,6 +60,8 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 def _configure_run(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo run examples/banking77-probe.toml",
+                        "zoo run examples/sst2-probe.toml -s data.max_train=2000 -o /tmp/runs --quiet")
     p.add_argument("recipe", help="recipe file (TOML)")
     p.add_argument("-s", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key (dotted; value parsed as TOML), e.g. -s training.lr=1e-4")
@@ -39,24 +69,67 @@ def _configure_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sweep", action="store_true", help="ignore the recipe's [sweep] and run the base recipe once")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     p.add_argument("--json", action="store_true", help="print the record (or sweep summary) as JSON")
+    search = p.add_argument_group("search ([sweep] method = \"optuna\")")
+    search.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="run the trials in N worker processes sharing the sweep's journal")
+    search.add_argument("--sweep-dir", metavar="DIR", help="resume (or join) the sweep in DIR")
+    search.add_argument("--worker-only", action="store_true",
+                        help="run trials of the sweep in --sweep-dir, print nothing, write no summary")
+    search.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="ray: run the trials on a Ray cluster with Ray Tune (pip install 'transferzoo[ray]')")
+    search.add_argument("--address", metavar="ADDR",
+                        help="the Ray cluster to join (e.g. 10.0.0.1:6379; default: start a local one)")
+    search.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N", help="Ray: CPUs each trial holds")
+    search.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="N", help="Ray: GPUs each trial holds")
+    dist = p.add_argument_group("data-parallel training")
+    dist.add_argument("--nproc", type=int, default=1, metavar="N",
+                      help="fine-tune with DistributedDataParallel in N processes on this machine (torchrun)")
+
+
+def _check_run_options(args: argparse.Namespace, recipe) -> None:
+    from zoo.errors import RecipeError
+
+    sweeping = recipe.sweep is not None and not args.no_sweep
+    optuna = sweeping and recipe.sweep.method == "optuna"
+    if (args.workers != 1 or args.executor != "local" or args.sweep_dir or args.worker_only) and not optuna:
+        raise RecipeError("--workers, --sweep-dir, --worker-only and --executor apply to a [sweep] with "
+                          "method = \"optuna\"; this recipe has " + (f"method = {recipe.sweep.method!r}."
+                                                                      if sweeping else "no [sweep] (or --no-sweep)."),
+                          source=recipe.source, key="sweep.method")
+    if args.workers < 1:
+        raise RecipeError(f"--workers must be at least 1, got {args.workers}.", source=recipe.source)
+    if args.worker_only and not args.sweep_dir:
+        raise RecipeError("--worker-only needs --sweep-dir (the sweep to work on).", source=recipe.source)
+    if args.nproc != 1 and sweeping:
+        raise RecipeError("--nproc trains one run with several processes; a sweep's trials run in parallel with "
+                          "--workers or --executor ray. Use --no-sweep, or drop --nproc.", source=recipe.source)
+    if args.address and args.executor != "ray":
+        raise RecipeError("--address names a Ray cluster; add --executor ray.", source=recipe.source)
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from zoo.runner.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, overrides=args.overrides)
-    out = Path(args.output_dir) if args.output_dir else None
+    out = _output_dir(args, recipe)
+    _check_run_options(args, recipe)
+    if args.nproc != 1:
+        return _launch_torchrun(args)
+    if recipe.sweep is not None and not args.no_sweep and recipe.sweep.method == "optuna":
+        return _run_search(args, recipe, out)
     if recipe.sweep is not None and not args.no_sweep:
         from zoo.runner.sweep import run_sweep
 
         sweep = run_sweep(recipe, output_dir=out, progress=not args.quiet, verbose=not args.quiet)
         print(json.dumps(sweep.to_dict(), indent=2) if args.json else sweep.format())
-        return 0
+        return 1 if sweep.failed else 0
     from zoo.runner.run import run_recipe
 
     result = run_recipe(recipe, output_dir=out, progress=not args.quiet, verbose=not args.quiet)
+    from zoo.distributed import context_from_env
+
+    if not context_from_env().is_writer:  # under torchrun, rank 0 reports
+        return 0
     if args.json:
         print(json.dumps(result.record, indent=2))
         return 0
@@ -76,7 +149,53 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch_torchrun(args: argparse.Namespace) -> int:
+    """Re-run this command under ``torch.distributed.run`` with ``--nproc`` processes."""
+    import subprocess
+
+    from zoo.distributed import context_from_env, launch_command
+    from zoo.errors import DistributedError
+
+    if context_from_env().active:
+        raise DistributedError("--nproc is for starting the job; this process is already one of a torchrun job. "
+                               "Drop --nproc (torchrun's --nproc-per-node sets the count).")
+    argv, skip = [], False
+    for item in getattr(args, "_argv", None) or []:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            argv.append(item)
+    if not argv:
+        raise DistributedError("cannot rebuild the command line for torchrun; run "
+                               "`torchrun --nproc-per-node N -m zoo run RECIPE` yourself.")
+    return subprocess.call(launch_command(argv, args.nproc))
+
+
+def _run_search(args: argparse.Namespace, recipe, out) -> int:
+    from pathlib import Path
+
+    sweep_dir = Path(args.sweep_dir) if args.sweep_dir else None
+    if args.executor == "ray":
+        from zoo.search.ray_exec import run_ray_sweep
+
+        result = run_ray_sweep(recipe, sweep_dir=sweep_dir, output_dir=out, address=args.address,
+                               cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                               verbose=not args.quiet)
+    else:
+        from zoo.search.optuna_sweep import run_optuna_sweep
+
+        result = run_optuna_sweep(recipe, sweep_dir=sweep_dir, output_dir=out, workers=args.workers,
+                                  worker_only=args.worker_only, progress=not args.quiet, verbose=not args.quiet)
+    if result is not None:
+        print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.format())
+    return 0
+
+
 def _configure_reproduce(p: argparse.ArgumentParser) -> None:
+    p.epilog = examples("zoo reproduce runs/banking77-probe-20250101T000000Z-abc123",
+                        "zoo reproduce runs/RUN_ID -o /tmp/rerun --json")
     p.add_argument("run_dir", help="a finished run directory (with record.json)")
     p.add_argument("-o", "--output-dir", help="where the re-run goes (default: beside the original run)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
@@ -84,8 +203,6 @@ def _configure_reproduce(p: argparse.ArgumentParser) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from zoo.runner.reproduce import reproduce
 
     result = reproduce(args.run_dir, output_dir=Path(args.output_dir) if args.output_dir else None,

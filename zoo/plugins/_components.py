@@ -23,7 +23,16 @@ from ._options import check_schema
 if TYPE_CHECKING:  # pragma: no cover
     from ._manager import ZooPluginManager
 
-__all__ = ["KINDS", "KIND_HOOKS", "Component", "Command", "contributions", "components", "backbone_tables"]
+__all__ = [
+    "KINDS",
+    "KIND_HOOKS",
+    "Component",
+    "Command",
+    "contributions",
+    "components",
+    "usable_components",
+    "backbone_tables",
+]
 
 KIND_HOOKS: dict[str, str] = {
     "architecture": "register_architectures",
@@ -31,6 +40,7 @@ KIND_HOOKS: dict[str, str] = {
     "freezing": "register_freezing_policies",
     "compression": "register_compression_passes",
     "evaluator": "register_evaluators",
+    "adaptation": "register_adaptation_methods",
     "dataset": "register_datasets",
     "command": "register_commands",
 }
@@ -171,6 +181,27 @@ def components(pm: ZooPluginManager, kind: str) -> dict[str, Component]:
             raise _collision(kind, found[comp.name], comp)
         found[comp.name] = comp
     return found
+
+
+def usable_components(pm: ZooPluginManager, kind: str) -> tuple[dict[str, Component], list[ComponentCollisionError]]:
+    """``kind``'s components by name, keeping one per name, and the collisions that were set aside.
+
+    A builtin keeps its name against a third-party plugin; between two third-party plugins the
+    first loaded keeps it. The CLI uses this so that a plugin command named like a builtin
+    (``run``) is refused with a warning instead of breaking every command; ``zoo plugins doctor``
+    still reports the collision as a problem.
+    """
+    found: dict[str, Component] = {}
+    refused: list[ComponentCollisionError] = []
+    for comp in contributions(pm, kind):
+        prior = found.get(comp.name)
+        if prior is None:
+            found[comp.name] = comp
+            continue
+        if not pm.plugin_meta(prior.plugin).builtin and pm.plugin_meta(comp.plugin).builtin:
+            found[comp.name], comp = comp, prior
+        refused.append(_collision(kind, found[comp.name], comp))
+    return found, refused
 
 
 def backbone_tables(pm: ZooPluginManager) -> list[tuple[str, dict]]:

@@ -8,15 +8,21 @@ every plugin has been tried.
 ``ZOO_LOAD_PLUGINS`` is an allow-list of third-party plugin names (set but empty: none);
 ``ZOO_DISABLE_PLUGINS`` is a deny-list of any plugin names, builtins included, except the
 essential ``zoo.default_plugins.plugin_commands`` (so ``zoo plugins doctor`` always works).
+
+A third-party plugin gets ``ZOO_PLUGIN_TIMEOUT`` seconds (default 10) to import: one that hangs
+is recorded as a failure naming it, and zoo goes on without it (the import is left running in a
+daemon thread, which does not keep the process alive).
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
 from importlib import metadata
-from typing import Iterable
+from typing import Any, Iterable
 
 from .. import __version__
+from ..errors import PluginLoadError
 from ..config import Settings, settings as read_settings
 from ._manager import PluginMeta, ZooPluginManager, strict_error
 
@@ -31,11 +37,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "protocols",
     "plugin_commands",
     "bert_text",
+    "image_models",
+    "convert_command",
     "registry_commands",
     "datasets",
     "runner_commands",
     "catalog_commands",
     "compression",
+    "adaptation",
+    "image_compression",
 )
 """Builtin plugin modules under ``zoo.default_plugins``, registered as ``zoo.default_plugins.NAME``."""
 
@@ -73,6 +83,43 @@ def _dist(ep: metadata.EntryPoint) -> tuple[str | None, str | None]:
     return dist.metadata["Name"] or dist.name, dist.version
 
 
+def _load_in_time(ep: metadata.EntryPoint, seconds: float) -> Any:
+    """``ep.load()``, giving up after ``seconds``: raises :class:`PluginLoadError` naming the plugin."""
+    done: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            done["plugin"] = ep.load()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised in the caller's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"zoo-plugin-import-{ep.name}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise PluginLoadError(
+            f"plugin {ep.name!r} ({ep.value}) did not finish importing within {seconds:g} s; zoo went on without it. "
+            f"Fix or uninstall it, disable it with ZOO_DISABLE_PLUGINS={ep.name}, or allow more time with "
+            f"ZOO_PLUGIN_TIMEOUT=SECONDS."
+        )
+    if "error" in done:
+        raise done["error"]
+    return done["plugin"]
+
+
+def _name_clash(pm: ZooPluginManager, name: str, plugin: Any) -> str | None:
+    """Why ``plugin`` cannot register as ``name`` (pluggy's own message prints a dict of modules)."""
+    if pm.has_plugin(name):
+        return (f"PluginLoadError: entry point name {name!r} is already the name of a loaded plugin "
+                f"({pm.plugin_meta(name).distribution or 'registered earlier'}); rename the entry point "
+                f"in the plugin's pyproject.toml.")
+    other = pm.get_name(plugin)
+    if other is not None:
+        return (f"PluginLoadError: entry point {name!r} points to the module already registered as {other!r}; "
+                f"a plugin module can be registered only once. Point the entry point at the plugin's own module.")
+    return None
+
+
 def _load_entry_points(pm: ZooPluginManager, cfg: Settings) -> None:
     seen: dict[str, tuple[str | None, str]] = {}
     for ep in _entry_points():
@@ -93,9 +140,16 @@ def _load_entry_points(pm: ZooPluginManager, cfg: Settings) -> None:
         if cfg.load_plugins is not None and ep.name not in cfg.load_plugins:
             pm.skipped[ep.name] = "not in ZOO_LOAD_PLUGINS"
             continue
+        if pm.has_plugin(ep.name):  # named like a builtin: keep the builtin's metadata
+            pm.record_failure(ep.name, _name_clash(pm, ep.name, None) or "")
+            continue
         pm.set_meta(PluginMeta(ep.name, dist, version))
         try:
-            plugin = ep.load()
+            plugin = _load_in_time(ep, cfg.plugin_timeout)
+            clash = _name_clash(pm, ep.name, plugin)
+            if clash:
+                pm.record_failure(ep.name, clash)
+                continue
             pm.register(plugin, ep.name, distribution=dist, version=version)
         except Exception as exc:
             pm.record_failure(ep.name, exc)

@@ -9,11 +9,11 @@ Python API in the spirit of ``timm.list_models``::
 from __future__ import annotations
 
 import fnmatch
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, get_args
 
 from ..config import settings as _settings
-from ..errors import UnknownBackboneError
-from .entry import BackboneEntry, FileSpec, InputSpec, Reference
+from ..errors import RegistryFilterError, UnknownBackboneError, did_you_mean
+from .entry import BackboneEntry, FileSpec, InputSpec, Lineage, Modality, Reference
 from .layers import Registry, build_registry, builtin_registry_path, load_registry_file
 from .parse import parse_entry, parse_registry
 
@@ -21,6 +21,7 @@ __all__ = [
     "BackboneEntry",
     "FileSpec",
     "InputSpec",
+    "Lineage",
     "Reference",
     "Registry",
     "get_registry",
@@ -36,10 +37,18 @@ __all__ = [
 _CACHE: dict[tuple, Registry] = {}
 
 
+
 def _plugin_tables() -> Iterable[tuple[str, Mapping]]:
     from ..plugins import list_backbone_tables
 
     return list_backbone_tables()
+
+
+def _plugin_error(plugin: str, error: Exception) -> None:
+    """A plugin's entry that collides or does not validate: that plugin's failure, not the registry's."""
+    from ..plugins import get_manager
+
+    get_manager().record_failure(plugin, error, stage="register_backbones")
 
 
 def _cache_key() -> tuple:
@@ -59,7 +68,7 @@ def get_registry(*, reload: bool = False) -> Registry:
     key = _cache_key()
     if reload or key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = build_registry(plugin_tables=_plugin_tables)
+        _CACHE[key] = build_registry(plugin_tables=_plugin_tables, on_plugin_error=_plugin_error)
     return _CACHE[key]
 
 
@@ -76,7 +85,16 @@ def list_backbones(
 
     Matching is case-insensitive; ``verified=True`` keeps entries whose hashes were
     verified by the registry's authors, ``False`` the trust-on-first-use ones.
+
+    Raises:
+        RegistryFilterError: ``modality`` is not ``text`` or ``image`` (the message suggests the
+            closest), since a misspelt filter would silently match nothing.
     """
+    if modality is not None and modality not in get_args(Modality):
+        raise RegistryFilterError(
+            f"modality {modality!r} is not a backbone modality.{did_you_mean(str(modality), get_args(Modality))} "
+            f"Modalities are: {', '.join(get_args(Modality))}."
+        )
     out = []
     for e in get_registry():
         if not fnmatch.fnmatch(e.name.lower(), pattern.lower()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["FileSpec", "InputSpec", "Reference", "BackboneEntry", "Integrity", "Modality"]
+__all__ = ["FileSpec", "InputSpec", "Reference", "Lineage", "BackboneEntry", "Integrity", "Modality"]
 
 Integrity = Literal["verified", "tofu"]
 Modality = Literal["text", "image"]
@@ -32,6 +32,15 @@ class InputSpec:
     image_size: tuple[int, ...] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    interpolation: str | None = None
+    crop_pct: float | None = None
+    channels: int | None = None
+
+    def image_dict(self) -> dict[str, Any]:
+        """The image fields that are set, as :class:`zoo.models.image.ImageInput` keys."""
+        raw = {"size": self.image_size, "mean": self.mean, "std": self.std, "interpolation": self.interpolation,
+               "crop_pct": self.crop_pct, "channels": self.channels}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in raw.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -46,14 +55,37 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where an entry's weights came from, when they were made from other weights.
+
+    A model trained by a zoo run names its ``parent`` entry, the parent's pinned ``commit``, the
+    ``run_id`` and the sha256 of the run's resolved recipe (``recipe_digest``). Weights converted
+    from another format name the ``source`` file (path or URL) and its ``source_sha256``. Fields
+    that do not apply are empty strings.
+    """
+
+    parent: str = ""
+    commit: str = ""
+    run_id: str = ""
+    recipe_digest: str = ""
+    source: str = ""
+    source_sha256: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """The fields that are set (the form of a registry file's ``lineage`` table)."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+@dataclass(frozen=True)
 class BackboneEntry:
     """Everything the zoo knows about one pretrained backbone.
 
     ``revision`` is always a full 40-hex commit; ``files`` lists every file the
     backbone needs with its sha256. ``integrity`` says whether those hashes were
     verified by the registry's authors (``verified``) or are recorded in the lock
-    file on first download (``tofu``). ``source`` names the registry layer (a file
-    path, or ``plugin:NAME``) the entry came from.
+    file on first download (``tofu``). ``lineage`` says which weights these were made
+    from (a zoo run, a conversion), None for weights published as they are. ``source``
+    names the registry layer (a file path, or ``plugin:NAME``) the entry came from.
     """
 
     name: str
@@ -73,6 +105,7 @@ class BackboneEntry:
     tags: tuple[str, ...] = ()
     references: tuple[Reference, ...] = ()
     paper: str = ""
+    lineage: Lineage | None = None
     source: str = "<builtin>"
 
     @property
@@ -95,4 +128,5 @@ class BackboneEntry:
         d["files"] = {f.filename: f.sha256 for f in self.files}
         d["tags"] = list(self.tags)
         d["input"] = {k: v for k, v in d["input"].items() if v not in (None, "")}
+        d["lineage"] = self.lineage.to_dict() if self.lineage is not None else None
         return d

@@ -67,11 +67,14 @@ def build_registry(
     settings: Settings | None = None,
     include_builtin: bool = True,
     plugin_tables: Iterable[tuple[str, Mapping]] | Callable[[], Iterable[tuple[str, Mapping]]] | None = None,
+    on_plugin_error: Callable[[str, Exception], None] | None = None,
 ) -> Registry:
     """Read every layer and merge them, reporting collisions.
 
     ``plugin_tables`` yields ``(plugin_name, raw_table)`` where the raw table
-    carries a ``name`` key plus the usual entry keys.
+    carries a ``name`` key plus the usual entry keys. With ``on_plugin_error``, a plugin entry
+    that does not validate or collides is left out and passed to it as ``(plugin, error)``
+    (the CLI records it as that plugin's failure), so one plugin cannot break the registry.
     """
     s = settings or _settings()
     merged: dict[str, BackboneEntry] = {}
@@ -92,11 +95,17 @@ def build_registry(
     for plugin, table in plugin_tables or ():
         source = f"plugin:{plugin}"
         table = dict(table)
-        name = table.pop("name", None)
-        if not isinstance(name, str):
-            raise RegistryValidationError("a plugin-contributed entry needs a 'name' key.", source=source)
-        entry = parse_entry(name, table, source=source)
+        try:
+            name = table.pop("name", None)
+            if not isinstance(name, str):
+                raise RegistryValidationError("a plugin-contributed entry needs a 'name' key.", source=source)
+            entry = parse_entry(name, table, source=source)
+            add(entry, bool(table.get("override", False)))
+        except (RegistryCollisionError, RegistryValidationError) as exc:
+            if on_plugin_error is None:
+                raise
+            on_plugin_error(plugin, exc)
+            continue
         if source not in layers:
             layers.append(source)
-        add(entry, bool(table.get("override", False)))
     return Registry(entries=dict(merged), layers=tuple(layers))

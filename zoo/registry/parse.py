@@ -10,7 +10,7 @@ import re
 from typing import Any, Mapping
 
 from ..errors import RegistryValidationError, did_you_mean
-from .entry import BackboneEntry, FileSpec, InputSpec, Reference
+from .entry import BackboneEntry, FileSpec, InputSpec, Lineage, Reference
 
 __all__ = ["parse_entry", "parse_registry", "NAME_RE", "SCHEMA_VERSION"]
 
@@ -38,6 +38,7 @@ _ENTRY_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "tags": (list, False),
     "references": (list, False),
     "paper": (str, False),
+    "lineage": (dict, False),
     "override": (bool, False),
 }
 _INPUT_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -46,6 +47,9 @@ _INPUT_KEYS: dict[str, type | tuple[type, ...]] = {
     "image_size": list,
     "mean": list,
     "std": list,
+    "interpolation": str,
+    "crop_pct": (int, float),
+    "channels": int,
 }
 _REFERENCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "task": (str, True),
@@ -53,6 +57,15 @@ _REFERENCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "value": ((int, float), True),
     "source": (str, True),
     "protocol": (str, False),
+}
+# key -> the pattern its value must match when it is set (None: any string)
+_LINEAGE_KEYS: dict[str, re.Pattern[str] | None] = {
+    "parent": NAME_RE,
+    "commit": COMMIT_RE,
+    "run_id": None,
+    "recipe_digest": SHA256_RE,
+    "source": None,
+    "source_sha256": SHA256_RE,
 }
 _CHOICES = {
     "modality": ("text", "image"),
@@ -120,8 +133,13 @@ def _input(raw: Mapping[str, Any], *, source: str, entry: str) -> InputSpec:
     for k, v in raw.items():
         _check_type(v, _INPUT_KEYS[k], source=source, entry=entry, key=f"input.{k}")
     tup = {k: tuple(raw[k]) for k in ("image_size", "mean", "std") if k in raw}
+    crop = raw.get("crop_pct")
+    if crop is not None and not 0 < crop <= 1:
+        raise RegistryValidationError(f"must be in (0, 1], got {crop}.", source=source, entry=entry, key="input.crop_pct")
     return InputSpec(
-        max_seq_length=raw.get("max_seq_length"), text_prefix=raw.get("text_prefix", ""), **tup
+        max_seq_length=raw.get("max_seq_length"), text_prefix=raw.get("text_prefix", ""),
+        interpolation=raw.get("interpolation"), crop_pct=None if crop is None else float(crop),
+        channels=raw.get("channels"), **tup
     )
 
 
@@ -139,6 +157,22 @@ def _references(raw: list, *, source: str, entry: str) -> tuple[Reference, ...]:
         refs.append(Reference(task=r["task"], metric=r["metric"], value=float(r["value"]), source=r["source"],
                               protocol=r.get("protocol", "")))
     return tuple(refs)
+
+
+def _lineage(raw: Mapping[str, Any], *, source: str, entry: str) -> Lineage:
+    _check_keys(raw, _LINEAGE_KEYS, source=source, entry=entry, prefix="lineage.")
+    if not raw:
+        raise RegistryValidationError("an empty lineage table; name at least the parent entry or the source file.",
+                                      source=source, entry=entry, key="lineage")
+    for key, value in raw.items():
+        _check_type(value, str, source=source, entry=entry, key=f"lineage.{key}")
+        pattern = _LINEAGE_KEYS[key]
+        if value and pattern is not None and not pattern.match(value):
+            what = {COMMIT_RE: "a full 40-hex commit id", SHA256_RE: "a sha256 (64 lowercase hex digits)",
+                    NAME_RE: "a registry entry name"}[pattern]
+            raise RegistryValidationError(f"{value!r} is not {what}.", source=source, entry=entry,
+                                          key=f"lineage.{key}")
+    return Lineage(**raw)
 
 
 def parse_entry(name: str, raw: Mapping[str, Any], *, source: str) -> BackboneEntry:
@@ -198,6 +232,7 @@ def parse_entry(name: str, raw: Mapping[str, Any], *, source: str) -> BackboneEn
         tags=tuple(tags),
         references=_references(raw.get("references", []), source=source, entry=name),
         paper=raw.get("paper", ""),
+        lineage=_lineage(raw["lineage"], source=source, entry=name) if "lineage" in raw else None,
         source=source,
     )
 

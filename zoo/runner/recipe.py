@@ -13,6 +13,7 @@ each run directory. Nothing here imports torch.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,11 +117,15 @@ class TrainingSpec:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0 or (self.backbone_lr is not None and not self.backbone_lr > 0):
-            raise ValueError("learning rates must be positive")
+        for key in ("lr", "backbone_lr"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < math.inf:
+                raise ValueError(f"{key} must be a positive finite number, got {value}")
+        if not 0 <= self.weight_decay < math.inf:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
             raise ValueError(f"grad_clip must be positive, got {self.grad_clip}")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping must be at least 1, got {self.early_stopping}")
@@ -132,17 +137,25 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """``[sweep]``: a grid or random search over recipe keys; each trial is its own recorded run."""
+    """``[sweep]``: a grid, random or Optuna search over recipe keys; each trial is its own recorded run."""
 
-    method: Literal["grid", "random"] = _opt("grid", "grid: every combination; random: `trials` draws")
-    trials: int = _opt(8, "number of random trials (method = 'random')")
-    seed: int = _opt(0, "seed of the random draws")
+    method: Literal["grid", "random", "optuna"] = _opt("grid", "grid: every combination; random: `trials` draws; optuna: TPE with pruning (see docs/search.md)")
+    trials: int = _opt(8, "number of trials (method = 'random' or 'optuna')")
+    seed: int = _opt(0, "seed of the random draws and of the Optuna sampler")
     metric: str = _opt("auto", "validation metric to maximize, e.g. 'head.val_accuracy' or 'logistic-probe.val_accuracy' (auto: the first available)")
-    params: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, metadata={"help": "dotted recipe key -> list of values"})
+    pruner: Literal["median", "hyperband", "none"] = _opt("median", "optuna: stop unpromising trials early on the per-epoch validation accuracy")
+    startup_trials: int = _opt(4, "optuna: trials sampled at random before TPE models the results (also the median pruner's warm-up)")
+    params: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "dotted recipe key -> list of values, or a range table { low, high, log, step }"})
 
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise ValueError(f"trials must be at least 1, got {self.trials}")
+        if self.startup_trials < 0:
+            raise ValueError(f"startup_trials must be >= 0, got {self.startup_trials}")
+
+
+MAX_NAME = 100
+"""The longest recipe name (it starts every run directory's name)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,10 @@ class TopSpec:
     def __post_init__(self) -> None:
         if not self.name or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", self.name):
             raise ValueError(f"name must be letters, digits, '_', '.', '-' (got {self.name!r})")
+        if len(self.name) > MAX_NAME:  # run directories are NAME-DATE-TIME-ID, and file names stop at 255 bytes
+            raise ValueError(f"name is {len(self.name)} characters long; use at most {MAX_NAME}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32) (numpy's range), got {self.seed}")
         if not re.match(r"^(auto|cpu|cuda(:\d+)?|mps)$", self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if self.threads is not None and self.threads < 1:
@@ -529,11 +546,16 @@ def recipe_from_dict(
     if "sweep" in raw:
         sweep_raw = check.table(raw["sweep"], "sweep")
         params = check.table(sweep_raw.get("params", {}), "sweep.params")
-        for key, values in params.items():
-            if not isinstance(values, list):
-                raise check.fail(f"sweep.params.{key}", f"expected a list of values to try, got {values!r}.")
-        sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType({k: tuple(v) for k, v in params.items()})},
-                              "sweep", tables=("params",))
+        from ..search.space import parse_space
+
+        space = parse_space(params, source=source, line_of=check.line)
+        sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType(
+            {d.key: d.choices if d.kind == "categorical" else MappingProxyType(d.to_dict()) for d in space.dimensions})},
+            "sweep", tables=("params",))
+        if sweep.method != "optuna" and not space.all_categorical:
+            key = next(d.key for d in space.dimensions if d.kind != "categorical")
+            raise check.fail(f"sweep.params.{key}", f"method {sweep.method!r} tries listed values; a range "
+                                                    f"{{ low, high }} needs method = \"optuna\" (or give a list).")
         _check_sweep_keys(check, sweep, raw)
 
     out = Path(top.output_dir).expanduser()
@@ -572,7 +594,11 @@ def load_recipe(path: str | Path, *, overrides: Sequence[str] = (), check_files:
     source = str(path)
     if not path.is_file():
         raise RecipeError("no such recipe file." + (" It is a directory." if path.is_dir() else ""), source=source)
-    text = path.read_text(encoding="utf-8")
+    try:  # a UTF-8 byte-order mark (Windows editors write one) is accepted
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "save the recipe as UTF-8.", source=source) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -10,7 +10,9 @@ weights and the report; then the rename that marks the run complete.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +117,7 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
     from .model import TransferModel, head_state, set_max_seq_length
     from .record import RunDirectory, environment, new_run_id, plugin_versions, utc_now
     from .train import finetune, predict, train_head_on_features
+    from ..distributed import init_distributed, shutdown
 
     if overrides:
         recipe = recipe.with_overrides(overrides)
@@ -125,7 +128,11 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
     def phase(name: str, t0: float) -> None:
         timings[name] = round(time.perf_counter() - t0, 3)
 
-    device = resolve_device(recipe.device)
+    # under torchrun: join the process group; rank 0 alone writes, the others write to a scratch directory
+    dist_ctx, device = init_distributed(resolve_device(recipe.device))
+    scratch = None if dist_ctx.is_writer else Path(tempfile.mkdtemp(prefix=f"zoo-rank{dist_ctx.rank}-"))
+    if scratch is not None:
+        output_dir, progress, log = scratch, False, _Log(False)
     determinism = set_determinism(recipe.seed, device=device, threads=recipe.threads)
     run_dir = RunDirectory(Path(output_dir) if output_dir else recipe.output_dir, new_run_id(recipe.name))
     run_dir.create()
@@ -208,14 +215,15 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
             train_result = train_head_on_features(
                 model, spec, train=(xtr, splits["train"].labels),
                 validation=(xval, val.labels) if val is not None else None,
-                device=device, seed=recipe.seed, on_epoch=on_epoch, progress=progress)
+                device=device, seed=recipe.seed, on_epoch=on_epoch, progress=progress, dist=dist_ctx)
         else:
             t0 = time.perf_counter()
             pristine["backbone"] = False
             train_result = finetune(
                 model, spec, train=(splits["train"].inputs, splits["train"].labels),
                 validation=(val.inputs, val.labels) if val is not None else None, device=device,
-                seed=recipe.seed, eval_batch_size=recipe.backbone.batch_size, on_epoch=on_epoch, progress=progress)
+                seed=recipe.seed, eval_batch_size=recipe.backbone.batch_size, on_epoch=on_epoch, progress=progress,
+                dist=dist_ctx)
         phase("train", t0)
 
     # the trained weights, taken before any compression pass changes their format
@@ -328,6 +336,7 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
         "seed": recipe.seed,
         "device": device,
         "determinism": determinism.to_dict(),
+        "distributed": dist_ctx.to_record(),
         "freezing": {"policy": recipe.freezing.name, "trainable_params": freeze.trainable_params,
                      "frozen_params": freeze.frozen_params, "trainable_tensors": len(freeze.trainable)},
         "training": train_result.to_dict() if train_result is not None else None,
@@ -345,6 +354,9 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
     final = run_dir.finalize()
     ctx.run_dir = final
     log(f"zoo run: done in {timings['total']:.1f}s -> {final}")
+    shutdown(dist_ctx)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     return RunResult(run_dir.run_id, final, record)
 
 

@@ -26,9 +26,10 @@ class Trial:
     index: int
     params: dict[str, Any]
     run_id: str
-    run_dir: Path
+    run_dir: Path | None
     validation: float | None
     test: dict[str, float]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,20 @@ class SweepResult:
     best: Trial | None
     summary_path: Path
 
+    @property
+    def failed(self) -> tuple[Trial, ...]:
+        """Trials that raised instead of finishing (their error is in ``sweep.json``)."""
+        return tuple(t for t in self.trials if t.error is not None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "metric": self.metric,
             "best": self.best.index if self.best else None,
             "summary": str(self.summary_path),
-            "trials": [{"index": t.index, "params": t.params, "run_id": t.run_id, "run_dir": str(t.run_dir),
-                        "validation": t.validation, "test": t.test} for t in self.trials],
+            "trials": [{"index": t.index, "params": t.params, "run_id": t.run_id,
+                        "run_dir": str(t.run_dir) if t.run_dir else None,
+                        "validation": t.validation, "test": t.test, "error": t.error} for t in self.trials],
         }
 
     def format(self) -> str:
@@ -58,7 +65,8 @@ class SweepResult:
             mark = "*" if self.best is not None and t.index == self.best.index else ""
             rows.append([f"{t.index}{mark}", *[json.dumps(t.params.get(k)) for k in keys],
                          "" if t.validation is None else f"{t.validation:.4f}",
-                         *[f"{t.test[k]:.4f}" if k in t.test else "" for k in tests], t.run_id])
+                         *[f"{t.test[k]:.4f}" if k in t.test else "" for k in tests],
+                         t.run_id if t.error is None else f"FAILED: {t.error}"])
         out = [text_table(header, rows)]
         if self.best is not None:
             out += ["", f"best (chosen on validation only): trial {self.best.index} "
@@ -121,17 +129,26 @@ def run_sweep(recipe: Recipe, *, output_dir: Path | None = None, progress: bool 
     base = dict(recipe.to_dict())
     base.pop("sweep", None)
     combos = trial_overrides(sweep.params, method=sweep.method, trials=sweep.trials, seed=sweep.seed)
+    planned = []  # every trial's recipe is validated before the first one starts
+    for params in combos:
+        overrides = [f"{k}={_value_text(v)}" for k, v in params.items()]
+        planned.append((params, overrides, recipe_from_dict(
+            apply_overrides(base, overrides, source=recipe.source), source=recipe.source,
+            base_dir=recipe.base_dir, overrides=(*recipe.overrides, *overrides))))
     out_dir = Path(output_dir) if output_dir else recipe.output_dir
     sweep_id = new_run_id(f"{recipe.name}-sweep")
     trials: list[Trial] = []
     metric_name = sweep.metric
-    for i, params in enumerate(combos):
-        overrides = [f"{k}={_value_text(v)}" for k, v in params.items()]
-        trial_recipe = recipe_from_dict(apply_overrides(base, overrides, source=recipe.source), source=recipe.source,
-                                        base_dir=recipe.base_dir, overrides=(*recipe.overrides, *overrides))
+    for i, (params, overrides, trial_recipe) in enumerate(planned):
         if verbose:
-            print(f"sweep trial {i + 1}/{len(combos)}: {' '.join(overrides)}", flush=True)
-        result = run_recipe(trial_recipe, output_dir=out_dir / sweep_id, progress=progress, verbose=verbose)
+            print(f"sweep trial {i + 1}/{len(planned)}: {' '.join(overrides)}", flush=True)
+        try:
+            result = run_recipe(trial_recipe, output_dir=out_dir / sweep_id, progress=progress, verbose=verbose)
+        except Exception as exc:  # one failed trial must not lose the others' results
+            trials.append(Trial(i, dict(params), "", None, None, {}, error=f"{type(exc).__name__}: {exc}"))
+            if verbose:
+                print(f"sweep trial {i + 1}/{len(planned)} failed: {type(exc).__name__}: {exc}", flush=True)
+            continue
         metric_name, val = validation_metric(result.record, sweep.metric)
         tests = {k: float(m["accuracy"]) for k, m in result.record["metrics"].items()
                  if isinstance(m.get("accuracy"), (int, float))}

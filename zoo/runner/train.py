@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..distributed import SINGLE, DistContext, DistributedBatchSampler, agree, all_sum, share_loss, wrap
 from .model import TransferModel, frozen_prefix_layers, prefix_states, suffix_logits
 from .recipe import TrainingSpec
 
@@ -167,6 +168,7 @@ def _fit(
     on_epoch: Callable[[int, dict[str, float]], None] | None,
     progress: bool,
     lengths: np.ndarray | None = None,
+    dist: DistContext = SINGLE,
 ) -> TrainResult:
     start = time.perf_counter()
     precision = spec.precision if device.type == "cuda" else "fp32"
@@ -176,12 +178,14 @@ def _fit(
                         "tensors": len(g["params"]), "params": int(sum(p.numel() for p in g["params"]))} for g in groups)
     optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups],
                                   lr=spec.lr, weight_decay=spec.weight_decay, foreach=False)
-    steps_per_epoch = math.ceil(n_train / spec.batch_size)
+    sampler = DistributedBatchSampler(n_train, spec.batch_size, seed=seed, rank=dist.rank, world_size=dist.world_size,
+                                      lengths=lengths, bucket_batches=BUCKET_BATCHES)
+    steps_per_epoch = len(sampler)
     total = steps_per_epoch * spec.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(spec, total))
     head_group = next((i for i, g in enumerate(groups) if g["name"].startswith("head")), 0)  # the LR logged
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    generator = torch.Generator().manual_seed(seed)
+    forward = wrap(model, logits_of, dist, device=str(device), find_unused_parameters=spec.gradual_unfreezing)
     units = _unfreeze_units(model, trainable) if spec.gradual_unfreezing else None
     params = dict(model.named_parameters())
 
@@ -195,14 +199,18 @@ def _fit(
             for name in trainable:
                 params[name].requires_grad_(name in active)
         model.train()
-        batches = _batches(n_train, spec.batch_size, generator, lengths)
+        sampler.set_epoch(epoch)
         running, seen = 0.0, 0
         with _progress(steps_per_epoch, f"epoch {epoch + 1}/{spec.epochs}", progress) as bar:
-            for idx in batches:
+            for idx, global_batch in sampler:
                 target = labels[idx].to(device)
                 with _autocast(device, precision):
-                    logits = logits_of(idx)
-                    loss = F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing)
+                    logits = forward(idx)
+                    if dist.active:  # DDP averages over ranks: the mean over the global batch
+                        loss = share_loss(F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing,
+                                                          reduction="sum"), global_batch, dist)
+                    else:
+                        loss = F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing)
                 if scaler is not None:
                     scaler.scale(loss).backward()
                     scaler.unscale_(optimizer)
@@ -217,11 +225,13 @@ def _fit(
                     optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                running += float(loss.detach()) * len(idx)
+                running += float(loss.detach()) * (global_batch / dist.world_size if dist.active else len(idx))
                 seen += len(idx)
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{running / seen:.4f}")
+        if dist.active:  # the mean over every rank's examples
+            running, seen = all_sum(running, dist), int(all_sum(seen, dist))
         metrics = {"epoch": epoch, "train_loss": running / max(seen, 1), "lr": scheduler.get_last_lr()[head_group]}
         val = evaluate()
         if val is not None:
@@ -236,9 +246,9 @@ def _fit(
                 best, stale = (val[1], epoch, state), 0
             else:
                 stale += 1
-                if stale >= spec.early_stopping:
-                    stopped = True
-                    break
+            if agree(stale >= spec.early_stopping, dist):  # every rank stops together
+                stopped = True
+                break
     for name in trainable:  # gradual unfreezing leaves every trainable parameter trainable again
         params[name].requires_grad_(True)
     best_epoch = None
@@ -252,27 +262,8 @@ def _fit(
 
 
 BUCKET_BATCHES = 50
-"""With lengths, batches are formed within shuffled chunks of this many batches sorted by length."""
-
-
-def _batches(n: int, batch_size: int, generator: torch.Generator, lengths: np.ndarray | None) -> list[Tensor]:
-    """One epoch's batches of indices, drawn from ``generator``.
-
-    Without ``lengths``: a random permutation cut into batches. With ``lengths`` (texts): the
-    permutation is cut into chunks of :data:`BUCKET_BATCHES` batches, each chunk sorted by length
-    and cut into batches, and the batches shuffled, so a batch holds texts of similar length and
-    little padding (the same examples per epoch, in an order fixed by the seed).
-    """
-    order = torch.randperm(n, generator=generator)
-    if lengths is None:
-        return list(order.split(batch_size))
-    chunk = batch_size * BUCKET_BATCHES
-    batches: list[Tensor] = []
-    for part in order.split(chunk):
-        part_lengths = torch.from_numpy(np.asarray(lengths)[part.numpy()])
-        batches.extend(part[torch.argsort(part_lengths, stable=True)].split(batch_size))
-    shuffle = torch.randperm(len(batches), generator=generator)
-    return [batches[i] for i in shuffle.tolist()]
+"""With lengths, batches are formed within shuffled chunks of this many batches sorted by length
+(see :class:`zoo.distributed.DistributedBatchSampler`, which draws every run's batches)."""
 
 
 def _val_metrics(logits: Tensor, labels: Tensor) -> tuple[float, float]:
@@ -291,8 +282,12 @@ def train_head_on_features(
     seed: int = 0,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
+    dist: DistContext = SINGLE,
 ) -> TrainResult:
-    """Train ``model.head`` on fixed backbone features (the backbone must be frozen)."""
+    """Train ``model.head`` on fixed backbone features (the backbone must be frozen).
+
+    ``dist``: with several ``torchrun`` processes, each takes its share of every batch under DDP.
+    """
     device = torch.device(device)
     x = torch.as_tensor(np.ascontiguousarray(train[0]), dtype=torch.float32).to(device)
     y = torch.tensor(np.asarray(train[1]), dtype=torch.long)
@@ -309,7 +304,7 @@ def train_head_on_features(
             return _val_metrics(model.head(xv), yv)
 
     return _fit(model, spec, mode="features", n_train=len(y), labels=y, logits_of=lambda idx: model.head(x[idx.to(device)]),
-                evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress)
+                evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress, dist=dist)
 
 
 def _tokenized(model: TransferModel, texts: Sequence[str], device: torch.device) -> dict[str, Tensor]:
@@ -356,6 +351,7 @@ def finetune(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
     reuse_frozen_prefix: bool = True,
+    dist: DistContext = SINGLE,
 ) -> TrainResult:
     """Train the head and the trainable backbone parameters end to end on texts.
 
@@ -403,6 +399,6 @@ def finetune(
 
     result = _fit(model, spec, mode="finetune", n_train=len(y), labels=y, logits_of=logits_of,
                   evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress,
-                  lengths=np.array([len(t) for t in texts]))
+                  lengths=np.array([len(t) for t in texts]), dist=dist)
     return dataclasses.replace(result, frozen_prefix_layers=k, seconds=result.seconds + prefix_seconds,
                                prefix_seconds=prefix_seconds)
