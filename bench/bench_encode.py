@@ -85,6 +85,47 @@ def runners(models: dict[str, Any], batch_size: int, ideas: bool) -> dict[str, t
     return out
 
 
+def explain(models: dict[str, Any], validation: list[str], test: list[str], threads: int) -> None:
+    """Why the runner's trade-off table (before) gave int8 ~3x while encode side by side gives less:
+    the same fp32/int8 pair timed under each protocol, interleaved."""
+    from zoo.compress.measure import LatencyConfig, measure_latency_interleaved, measure_throughput_interleaved
+
+    fp, q = models["zoo"], models["int8"]
+    batch = fp.tokenize(validation[:32])
+    real = int(batch["attention_mask"].sum())
+    one = [(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])]
+    a = measure_latency_interleaved({"fp32": fp, "int8": q}, one, LatencyConfig(repeats=10, warmup=2, threads=threads))
+    order = sorted(range(len(test)), key=lambda i: -len(test[i]))
+    batches = []
+    for i in range(0, len(test), 32):
+        t = fp.tokenize([test[j] for j in order[i : i + 32]])
+        batches.append((t["input_ids"], t["attention_mask"], t["token_type_ids"]))
+    c = measure_latency_interleaved({"fp32": fp, "int8": q}, batches, LatencyConfig(repeats=3, warmup=1, threads=threads))
+
+    def enc(m: Any, packed: bool) -> Callable[[list[str]], Any]:
+        def run(texts: list[str]) -> Any:
+            m.packed = packed
+            try:
+                return m.encode(texts, batch_size=32)
+            finally:
+                m.packed = True
+        return run
+
+    b = measure_throughput_interleaved({"fp32 padded": enc(fp, False), "int8 padded": enc(q, False),
+                                        "fp32 packed": enc(fp, True), "int8 packed": enc(q, True)}, test,
+                                       LatencyConfig(repeats=3, warmup=1, threads=threads), warmup_items=128)
+    print("\n| protocol | int8 / fp32 |\n|---|---|")
+    print(f"| runner before: model only, 1 pre-tokenized batch of 32 validation sentences, padded to "
+          f"{batch['input_ids'].shape[1]} tokens ({real / batch['input_ids'].numel():.0%} real), 10 repeats | "
+          f"{a['fp32'].median_ms / a['int8'].median_ms:.2f}x |")
+    print(f"| model only, all {len(test)} test sentences pre-tokenized in length-sorted batches of 32 | "
+          f"{c['fp32'].median_ms / c['int8'].median_ms:.2f}x |")
+    print(f"| encode() end to end (tokenize, sort, model, pool), padded batches | "
+          f"{b['int8 padded'].throughput / b['fp32 padded'].throughput:.2f}x |")
+    print(f"| encode() end to end, packed batches (zoo now) | "
+          f"{b['int8 packed'].throughput / b['fp32 packed'].throughput:.2f}x |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Banking77 folder (train.csv, test.csv)")
@@ -94,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads, the same for every encoder")
     ap.add_argument("--ideas", action="store_true", help="add rows measuring each encoder change on its own")
     ap.add_argument("--no-probe", action="store_true", help="skip the Banking77 probe accuracy column")
+    ap.add_argument("--explain", action="store_true",
+                    help="only time zoo fp32 against int8 under the runner's old protocol and end to end")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -108,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         test, test_labels = test[: args.limit], test_labels[: args.limit]
     models = load_encoders()
+    if args.explain:
+        train, _ = read_csv(args.data / "train.csv")
+        explain(models, train[-1000:], test, args.threads)
+        return 0
     runs = runners(models, args.batch_size, args.ideas)
     outputs: dict[str, Any] = {}
 
