@@ -26,6 +26,10 @@ $(VENV)/.setup-test: $(VENV)/.setup
 	command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; } || \
 	  echo "make: chromium could not be installed; the browser tests will be skipped"
+	# strace, for the system-call trace of the offline tests, from Debian's packages
+	command -v strace >/dev/null || { command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace) >/dev/null; } || \
+	  echo "make: strace could not be installed; the offline system-call tests will be skipped"
 	touch $@
 
 setup: $(VENV)/.setup

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads, for every step")
     ap.add_argument("--quick", action="store_true", help="small smoke run (1000/500 sentences, 300 for students)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default=None, help="run only the rows whose label contains this text (and the baseline)")
     args = ap.parse_args(argv)
     if args.quick:
         args.train, args.test, args.distill_texts, args.epochs, args.repeats = 1000, 500, 300, 1, 3
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     variants: list[tuple[str, list[Any], str]] = [
         ("dynamic-int8", ["dynamic-int8"], "encoder"),
+        ("ort-dynamic-int8 (ONNX Runtime)", ["ort-dynamic-int8"], "encoder"),
         ("dynamic-int8, layers 0-1 FFN-out kept fp32",
          [("dynamic-int8", {"skip": ("*.layer.0.output.dense", "*.layer.1.output.dense")})], "encoder"),
         ("half (bf16)", [("half", {"dtype": "bfloat16"})], "encoder"),
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         ("classifier: distill 3 layers (Hinton KD, T=2, alpha=0.5)",
          [("distill", {**student, "objective": "logits", "temperature": 2.0, "alpha": 0.5})], "classifier"),
     ]
+    if args.only:
+        variants = [v for v in variants if args.only in v[0]]
 
     rows: list[Any] = []
     models: dict[str, Any] = {}

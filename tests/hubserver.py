@@ -17,6 +17,23 @@ What the client needs, and what this server therefore implements:
   ``hf_raise_for_status`` maps to ``RepositoryNotFoundError`` / ``RevisionNotFoundError`` /
   ``RemoteEntryNotFoundError`` (a subclass of ``EntryNotFoundError``).
 
+Uploads, as ``HfApi.create_repo`` and ``HfApi.create_commit`` make them (``upload_folder`` with
+``hf_xet`` installed takes another route, through Xet storage, which this server does not offer):
+
+* ``POST /api/repos/create`` (``{"name", "organization", "type"}``) answers ``{"url"}``; an existing
+  repo answers 409 with the same body, which ``create_repo(exist_ok=True)`` accepts.
+* ``POST /api/validate-yaml`` (``{"content", "repoType"}``): a README's YAML front matter must parse
+  (400 with ``{"errors": [{"message"}]}`` otherwise), as the client checks before committing a README.
+* ``POST /api/models/{repo_id}/preupload/{revision}`` (``{"files": [{"path", "sample", "size"}]}``)
+  answers ``uploadMode`` ``"regular"`` for every file (``upload_mode``), so the client sends the
+  contents inline in the commit and never needs the LFS batch API; ``oid`` is the git blob id of the
+  file already at that path on the branch, which lets the client skip unchanged files.
+* ``POST /api/models/{repo_id}/commit/{revision}`` takes NDJSON: a ``header`` line (``summary``,
+  ``description``, optional ``parentCommit``, checked against the branch: 412 if it moved), then
+  ``file`` lines (``content`` base64, ``path``), ``deletedFile`` and ``deletedFolder`` lines;
+  ``lfsFile`` lines are refused (400), since preupload never asks for LFS. It commits the new tree on
+  the branch and answers ``{"commitOid", "commitUrl", "success", "pullRequestUrl"}``.
+
 Every response closes its connection, so ``refuse_connections`` and ``stop()`` take effect at once even
 though the client pools connections. Usage::
 
@@ -27,6 +44,7 @@ though the client pools connections. Usage::
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import hashlib
@@ -143,6 +161,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._dispatch(head=False)
 
+    def do_POST(self) -> None:
+        hub = self.server.hub
+        raw_path, _, _query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with hub._lock:
+            hub.requests.append((self.command, urllib.parse.unquote(raw_path)))
+        parts = raw_path.lstrip("/").split("/")
+        if parts[:3] == ["api", "repos", "create"]:
+            return self._create_repo(body)
+        if parts[:2] == ["api", "validate-yaml"]:
+            return self._validate_yaml(body)
+        if parts[0] == "api" and len(parts) > 3 and parts[1] == "models":
+            repo_id, rest = self._split_repo(parts[2:])
+            if len(rest) == 2 and rest[0] in ("preupload", "commit"):
+                revision = urllib.parse.unquote(rest[1])
+                if repo_id not in hub.repos:
+                    return self._error(False, 404, "RepoNotFound", f"Repository {repo_id} not found")
+                handler = self._preupload if rest[0] == "preupload" else self._commit_ndjson
+                return handler(repo_id, revision, body)
+        self._error(False, 404, None, "Not Found")
+
     # -- routing ---------------------------------------------------------------------------------
 
     def _dispatch(self, head: bool) -> None:
@@ -250,6 +289,84 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers["Link"] = f'<{hub.url}{self.path.partition("?")[0]}?{query}>; rel="next"'
         self._send_json(head, entries[cursor:page_end], headers)
 
+    # -- uploads ---------------------------------------------------------------------------------
+
+    def _create_repo(self, body: bytes) -> None:
+        payload = json.loads(body or b"{}")
+        name, org = payload.get("name"), payload.get("organization")
+        if payload.get("type") not in (None, "model") or not name:
+            return self._error(False, 400, None, "this test server creates model repos with a name")
+        repo_id = f"{org}/{name}" if org else name
+        hub = self.server.hub
+        with hub._lock:
+            existed = repo_id in hub.repos
+            hub.repos.setdefault(repo_id, Repo())
+        answer = json.dumps({"url": f"{hub.url}/{repo_id}", "name": repo_id}).encode()
+        if existed:
+            return self._send(False, 409, answer, {"X-Error-Message": "You already created this model repo"},
+                              "application/json")
+        self._send(False, 200, answer, {}, "application/json")
+
+    def _validate_yaml(self, body: bytes) -> None:
+        content = json.loads(body or b"{}").get("content", "")
+        match = re.match(r"^---\n(.*?)\n---\s*\n", content, re.S)
+        try:
+            import yaml
+
+            if match is not None and not isinstance(yaml.safe_load(match.group(1)) or {}, dict):
+                raise ValueError("the metadata is not a mapping")
+        except Exception as exc:  # yaml.YAMLError or the mapping check
+            message = "Invalid YAML metadata: " + " ".join(str(exc).split())  # one line: it is also a header
+            return self._send(False, 400, json.dumps({"errors": [{"message": message}]}).encode(),
+                              {"X-Error-Message": message}, "application/json")
+        self._send_json(False, {"errors": [], "warnings": []})
+
+    def _preupload(self, repo_id: str, revision: str, body: bytes) -> None:
+        hub = self.server.hub
+        head = hub.resolve(repo_id, revision)
+        files = []
+        for item in json.loads(body or b"{}").get("files", []):
+            existing = head.files.get(_normalize(item["path"])) if head is not None else None
+            files.append({"path": item["path"], "uploadMode": hub.upload_mode, "shouldIgnore": False,
+                          "oid": existing.git_oid if existing is not None else None})
+        self._send_json(False, {"files": files, "commitOid": head.sha if head is not None else None})
+
+    def _commit_ndjson(self, repo_id: str, revision: str, body: bytes) -> None:
+        hub = self.server.hub
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        if not lines or lines[0].get("key") != "header":
+            return self._error(False, 400, None, "the first NDJSON line must be the header")
+        header = lines[0]["value"]
+        parent = hub.resolve(repo_id, revision)
+        if revision not in hub.repos[repo_id].branches and parent is None and _COMMIT_RE.match(revision):
+            return self._error(False, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        expected = header.get("parentCommit")
+        if expected and (parent is None or not parent.sha.startswith(expected)):
+            return self._error(False, 412, None, f"parent commit {expected} is not the head of {revision}")
+        tree = dict(parent.files) if parent is not None else {}
+        for line in lines[1:]:
+            key, value = line.get("key"), line.get("value", {})
+            path = _normalize(value.get("path", ""))
+            if key == "file":
+                if value.get("encoding") != "base64":
+                    return self._error(False, 400, None, f"{path}: only base64 file contents are accepted")
+                tree[path] = Blob.of(base64.b64decode(value["content"]))
+            elif key == "deletedFile":
+                tree.pop(path, None)
+            elif key == "deletedFolder":
+                tree = {p: b for p, b in tree.items() if not p.startswith(path.rstrip("/") + "/")}
+            elif key == "lfsFile":
+                return self._error(False, 400, None, f"{path}: LFS uploads are not offered (preupload says regular)")
+            else:
+                return self._error(False, 400, None, f"unknown commit operation {key!r}")
+        branch = revision if not _COMMIT_RE.match(revision) else "main"
+        message = header.get("summary", "") + ("\n\n" + header["description"] if header.get("description") else "")
+        sha = hub.add_commit(repo_id, tree, branch=branch, message=message)
+        with hub._lock:
+            hub.pushes.append((repo_id, sha))
+        self._send_json(False, {"commitOid": sha, "commitUrl": f"{hub.url}/{repo_id}/commit/{sha}", "success": True,
+                                "pullRequestUrl": None})
+
     # -- responses -------------------------------------------------------------------------------
 
     def _send(
@@ -326,6 +443,8 @@ class HubServer:
         self.refuse_connections = False  # when True, every connection is closed without an answer...
         self.refused = 0  # ...and counted here
         self.tree_page_size = tree_page_size
+        self.upload_mode = "regular"  # what preupload answers for every file
+        self.pushes: list[tuple[str, str]] = []  # (repo_id, commit sha) of every commit received over HTTP
         self._tampered: dict[tuple[str, str, str], bytes] = {}
         self._lock = threading.Lock()
         self._httpd: _Server | None = None

@@ -183,5 +183,5 @@ def test_import_unknown_repo_records_hashes(tmp_path):
 def test_lockfile_written_atomically(tmp_path):
     lock = LockFile(tmp_path / "zoo.lock.toml")
     lock.record("a/b", "c" * 40, {"x": "d" * 64})
-    assert [p.name for p in tmp_path.iterdir()] == ["zoo.lock.toml"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".zoo.lock.toml.lock"] == ["zoo.lock.toml"]
     assert "a/b@" + "c" * 40 in textwrap.dedent((tmp_path / "zoo.lock.toml").read_text())

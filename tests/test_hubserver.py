@@ -190,3 +190,56 @@ def test_refused_and_stopped_server(hub: HubServer, tmp_path: pathlib.Path) -> N
 def test_loopback_only_blocks_other_addresses() -> None:
     with loopback_only(), pytest.raises(ConnectionRefusedError, match="non-loopback"):
         socket.create_connection(("192.0.2.1", 80), timeout=1)
+
+
+# --- uploads: create_repo, preupload and the NDJSON commit -----------------------------------
+
+
+def test_create_commit_uploads_regular_files_and_skips_unchanged_ones(hub: HubServer, tmp_path: pathlib.Path) -> None:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    api = HfApi(endpoint=hub.url, token=False)
+    url = api.create_repo("acme/pushed")
+    assert str(url).endswith("/acme/pushed") and "acme/pushed" in hub.repos
+    api.create_repo("acme/pushed", exist_ok=True)  # 409 is accepted
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_bytes(b"second file")
+    ops = [CommitOperationAdd("config.json", CONFIG), CommitOperationAdd("model.safetensors", WEIGHTS),
+           CommitOperationAdd("sub/notes.txt", str(tmp_path / "sub" / "notes.txt"))]
+    info = api.create_commit("acme/pushed", ops, commit_message="first upload")
+    commit = hub.resolve("acme/pushed", "main")
+    assert commit is not None and info.oid == commit.sha and hub.pushes == [("acme/pushed", commit.sha)]
+    assert {p: b.data for p, b in commit.files.items()} == {
+        "config.json": CONFIG, "model.safetensors": WEIGHTS, "sub/notes.txt": b"second file"}
+    assert commit.message == "first upload"
+
+    # the pushed files download like any others, at the commit the push returned
+    got = hf_hub_download("acme/pushed", "model.safetensors", revision=info.oid, cache_dir=tmp_path / "c",
+                          endpoint=hub.url)
+    assert pathlib.Path(got).read_bytes() == WEIGHTS
+
+    # an unchanged file is skipped (preupload reports its oid); a delete and a change make a new commit
+    second = api.create_commit("acme/pushed", [CommitOperationAdd("config.json", CONFIG),
+                                               CommitOperationAdd("model.safetensors", b"new weights"),
+                                               CommitOperationDelete("sub/")], commit_message="second")
+    after = hub.resolve("acme/pushed", "main")
+    assert after.sha == second.oid != commit.sha and after.parent == commit.sha
+    assert sorted(after.files) == ["config.json", "model.safetensors"]
+    assert after.files["model.safetensors"].data == b"new weights"
+
+
+def test_commit_refuses_a_moved_parent_and_bad_readme_metadata(hub: HubServer) -> None:
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(endpoint=hub.url, token=False)
+    first = hub.add_commit(REPO, {"config.json": CONFIG})
+    hub.add_commit(REPO, {"config.json": b"{}"})
+    with pytest.raises(HfHubHTTPError) as exc:
+        api.create_commit(REPO, [CommitOperationAdd("a.txt", b"a")], commit_message="m", parent_commit=first)
+    assert exc.value.response.status_code == 412
+    with pytest.raises(ValueError, match="Invalid metadata in README.md"):
+        api.create_commit(REPO, [CommitOperationAdd("README.md", b"---\nkey: [unclosed\n---\n\n# card\n")],
+                          commit_message="m")
+    with pytest.raises(RepositoryNotFoundError):
+        api.create_commit("acme/absent", [CommitOperationAdd("a.txt", b"a")], commit_message="m")

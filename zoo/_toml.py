@@ -4,16 +4,51 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["tomllib", "TOMLDecodeError", "dumps"]
+__all__ = ["tomllib", "TOMLDecodeError", "dumps", "load_toml_file", "parse_toml_bytes", "read_file_bytes"]
 
 TOMLDecodeError = tomllib.TOMLDecodeError
+
+
+def read_file_bytes(path: Path, error: Callable[[str], Exception]) -> bytes:
+    """The bytes of ``path``; a directory or an unreadable file raises ``error(problem)``."""
+    path = Path(path)
+    if path.is_dir():
+        raise error("is a directory, not a file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot be read ({exc.strerror or exc})") from None
+
+
+def parse_toml_bytes(raw: bytes, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """Parse UTF-8 TOML (a leading BOM is allowed); a problem raises ``error(problem)``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save it as UTF-8") from None
+    try:
+        return tomllib.loads(text.removeprefix("\ufeff"))
+    except TOMLDecodeError as exc:
+        raise error(f"is not valid TOML: {exc}") from None
+
+
+def load_toml_file(path: Path, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """Read a UTF-8 TOML file (a leading BOM is allowed).
+
+    Every problem raises ``error(problem)``, where ``problem`` completes the sentence "the file
+    ...": ``"is not UTF-8 text (byte 7 is 0xff); save it as UTF-8"``, ``"is a directory, not a
+    file"``, ``"is not valid TOML: Invalid value (at line 2, column 15)"``. The caller names the
+    file and says what to do.
+    """
+    return parse_toml_bytes(read_file_bytes(path, error), error)
 
 
 def _key(k: str) -> str:

@@ -7,7 +7,8 @@ Every other module calls :func:`settings` and reads attributes of the frozen
 ==========================  ================================================================
 Variable                    Meaning
 ==========================  ================================================================
-``ZOO_OFFLINE``             ``1`` never touches the network (also ``HF_HUB_OFFLINE=1``)
+``ZOO_OFFLINE``             ``1`` never touches the network (also ``HF_HUB_OFFLINE=1``); it puts
+                            huggingface_hub offline too (:func:`configure_huggingface_hub`)
 ``ZOO_HOME``                zoo's own state: lock file, feature cache, runs (``~/.cache/zoo``)
 ``ZOO_REGISTRY``            extra registry files layered over the built-in one, ``os.pathsep``-separated
 ``ZOO_LOCKFILE``            the trust-on-first-use lock file (default ``$ZOO_HOME/zoo.lock.toml``)
@@ -18,7 +19,7 @@ Variable                    Meaning
 ``ZOO_PLUGIN_TIMEOUT``      seconds a third-party plugin may take to import (default 10) before zoo goes on without it
 ``HF_ENDPOINT``             the Hub to download from (default https://huggingface.co)
 ``HF_HOME``/``HF_HUB_CACHE`` where the standard Hub cache lives
-``HF_HUB_OFFLINE``          the Hub's own offline switch, honoured too
+``HF_HUB_OFFLINE``          the Hub's own offline switch, honoured too (and ``TRANSFORMERS_OFFLINE``)
 ``RANK``/``WORLD_SIZE``     set by ``torchrun``: this process's rank and the number of processes
 ``LOCAL_RANK``              set by ``torchrun``: the rank on this machine (picks the GPU)
 ==========================  ================================================================
@@ -27,13 +28,14 @@ Variable                    Meaning
 from __future__ import annotations
 
 import os
-from ._toml import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._toml import load_toml_file
 from .errors import ConfigError
 
-__all__ = ["Settings", "settings"]
+__all__ = ["Settings", "settings", "configure_huggingface_hub"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -68,6 +70,8 @@ class Settings:
     plugins_strict: bool = False
     load_plugins: frozenset[str] | None = None
     disable_plugins: frozenset[str] = field(default_factory=frozenset)
+    #: verified registry entries that a plugin's ``override = true`` may replace (config file only)
+    allow_plugin_override: frozenset[str] = field(default_factory=frozenset)
     plugin_timeout: float = 10.0
     rank: int = 0
     world_size: int = 1
@@ -78,22 +82,31 @@ class Settings:
         return self.zoo_home / "features"
 
 
-def _config_registry_paths(config_file: Path) -> tuple[Path, ...]:
-    if not config_file.is_file():
-        return ()
-    try:
-        data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_file}: not valid TOML ({exc}). Fix the file or remove it.") from exc
-    paths = data.get("registry", [])
-    if isinstance(paths, str):
-        paths = [paths]
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ConfigError(f"{config_file}, key 'registry': expected a list of file paths, got {paths!r}.")
-    unknown = set(data) - {"registry"}
+_CONFIG_KEYS = ("registry", "allow_plugin_override")
+
+
+def _string_list(config_file: Path, data: dict, key: str, what: str) -> list[str]:
+    values = data.get(key, [])
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{config_file}, key {key!r}: expected a list of {what}, got {values!r}.")
+    return values
+
+
+def _read_config(config_file: Path) -> tuple[tuple[Path, ...], frozenset[str]]:
+    """The config file's registry paths and the entries plugins may override."""
+    if not config_file.exists():
+        return (), frozenset()
+    data = load_toml_file(config_file, lambda problem: ConfigError(
+        f"{config_file}: the config file {problem}. Fix the file or remove it (ZOO_CONFIG names it)."))
+    unknown = set(data) - set(_CONFIG_KEYS)
     if unknown:
-        raise ConfigError(f"{config_file}: unknown key(s) {sorted(unknown)}; the config file accepts 'registry'.")
-    return tuple((config_file.parent / Path(p).expanduser()) for p in paths)
+        raise ConfigError(f"{config_file}: unknown key(s) {sorted(unknown)}; the config file accepts "
+                          f"{', '.join(repr(k) for k in _CONFIG_KEYS)}.")
+    paths = _string_list(config_file, data, "registry", "file paths")
+    allow = _string_list(config_file, data, "allow_plugin_override", "backbone names")
+    return tuple((config_file.parent / Path(p).expanduser()) for p in paths), frozenset(allow)
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:
@@ -131,19 +144,43 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
     zoo_home = Path(env.get("ZOO_HOME") or (Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "zoo")).expanduser()
     config_file = Path(env.get("ZOO_CONFIG") or zoo_home / "config.toml").expanduser()
     reg = tuple(Path(p).expanduser() for p in env.get("ZOO_REGISTRY", "").split(os.pathsep) if p.strip())
+    config_paths, allow_override = _read_config(config_file)
     return Settings(
-        offline=_flag(env, "ZOO_OFFLINE") or _flag(env, "HF_HUB_OFFLINE"),
+        offline=_flag(env, "ZOO_OFFLINE") or _flag(env, "HF_HUB_OFFLINE") or _flag(env, "TRANSFORMERS_OFFLINE"),
         hf_endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
         hf_cache=hf_cache,
         zoo_home=zoo_home,
-        registry_paths=_config_registry_paths(config_file) + reg,
+        registry_paths=config_paths + reg,
         lockfile=Path(env.get("ZOO_LOCKFILE") or zoo_home / "zoo.lock.toml").expanduser(),
         config_file=config_file,
         plugins_strict=_flag(env, "ZOO_PLUGINS_STRICT"),
         load_plugins=_names(env, "ZOO_LOAD_PLUGINS"),
         disable_plugins=_names(env, "ZOO_DISABLE_PLUGINS") or frozenset(),
+        allow_plugin_override=allow_override,
         plugin_timeout=_seconds(env, "ZOO_PLUGIN_TIMEOUT", 10.0),
         rank=_int(env, "RANK", 0),
         world_size=max(1, _int(env, "WORLD_SIZE", 1)),
         local_rank=_int(env, "LOCAL_RANK", 0),
     )
+
+
+def configure_huggingface_hub(s: Settings | None = None) -> None:
+    """Make huggingface_hub follow zoo's offline switch; zoo calls it before every use of the Hub client.
+
+    When huggingface_hub is not imported yet, it is imported here with ``HF_HUB_OFFLINE=1`` in the
+    environment if zoo is offline (the variable is removed again afterwards, so turning
+    ``ZOO_OFFLINE`` off later in the same process works); its ``constants.HF_HUB_OFFLINE`` is then
+    set to zoo's setting. Offline, huggingface_hub makes no request at all: otherwise it resolves
+    the Hub's hostname even for ``local_files_only`` look-ups.
+    """
+    s = s or settings()
+    if "huggingface_hub.constants" not in sys.modules:
+        added = s.offline and os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in _TRUE
+        if added:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        try:
+            import huggingface_hub.constants  # noqa: F401  (reads the environment once, now)
+        finally:
+            if added:
+                os.environ.pop("HF_HUB_OFFLINE", None)
+    sys.modules["huggingface_hub.constants"].HF_HUB_OFFLINE = s.offline

@@ -21,6 +21,8 @@ __all__ = [
     "IntegrityError",
     "OfflineCacheMissError",
     "RevisionNotPinnedError",
+    "StorageError",
+    "HubImportError",
     "WeightsFormatError",
     "ArchitectureError",
     "PluginError",
@@ -36,6 +38,7 @@ __all__ = [
     "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
+    "ExportError",
     "AdaptationError",
     "SearchSpaceError",
     "StudyMismatchError",
@@ -146,6 +149,24 @@ class RevisionNotPinnedError(HubError, ValueError):
     """A revision is a branch or tag name, not a full 40-hex commit."""
 
 
+class StorageError(HubError, OSError):
+    """zoo cannot write (or read) one of its own files: the Hub cache or the lock file.
+
+    Attributes: ``path`` (the file or folder concerned).
+    """
+
+    def __init__(self, message: str, *, path: str):
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror)
+        return str(self.args[0])
+
+
+class HubImportError(HubError, ValueError):
+    """`zoo hub import` got a folder, repo id or file name it cannot use. Nothing was imported."""
+
+
 class WeightsFormatError(ZooError, ValueError):
     """A weight file is not in a format zoo loads (only safetensors is accepted)."""
 
@@ -245,6 +266,20 @@ class CompressionPassError(ZooError, ValueError):
     def __init__(self, message: str, *, pass_name: str | None = None):
         super().__init__(f"compression pass {pass_name!r}: {message}" if pass_name else message)
         self.pass_name = pass_name
+
+
+# --- models that leave the zoo ----------------------------------------------------------------
+
+
+class ExportError(ZooError, ValueError):
+    """A run directory or model cannot be exported, pushed or loaded back.
+
+    Attributes: ``path`` (the run directory, export directory or file concerned, or None).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
 
 
 class AdaptationError(ZooError, ValueError):

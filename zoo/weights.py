@@ -13,20 +13,22 @@ not a log line: callers decide what is acceptable.
 
 from __future__ import annotations
 
+import json
 import os
-import secrets
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
 
+from zoo._atomic import create_temp_file
 from zoo.errors import ArchitectureError, WeightsFormatError
 
 if TYPE_CHECKING:  # torch is imported when a function runs, so `import zoo.weights` stays cheap
     import torch
     from torch import nn
 
-__all__ = ["LoadReport", "load_state_dict", "load_into", "save_file_atomic", "PICKLE_SUFFIXES"]
+__all__ = ["LoadReport", "load_state_dict", "load_into", "read_safetensors_header", "save_file_atomic",
+           "PICKLE_SUFFIXES"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 KeyMap = Callable[[str], Union[str, None]]
@@ -72,6 +74,42 @@ def _check_safetensors(path: Path) -> None:
             f"{path} is not a safetensors file (no JSON header after the 8-byte length). "
             f"zoo loads safetensors weights only."
         )
+
+
+def read_safetensors_header(path: PathLike) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Each tensor's ``(dtype, shape)``, from the file's JSON header only: no tensor data is read.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        WeightsFormatError: the file is a pickle checkpoint, or not a well-formed safetensors file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    _check_safetensors(path)
+    with path.open("rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        raw = fh.read(length)
+    if len(raw) != length:
+        raise WeightsFormatError(f"{path} is truncated: its header should be {length} bytes, the file holds "
+                                 f"{len(raw)} after the length.")
+    try:
+        header = json.loads(raw)
+    except ValueError as exc:
+        raise WeightsFormatError(f"{path}: the safetensors header is not valid JSON ({exc}).") from None
+    if not isinstance(header, dict):
+        raise WeightsFormatError(f"{path}: the safetensors header is {type(header).__name__}, not a JSON object.")
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if not (isinstance(info, dict) and isinstance(info.get("dtype"), str) and isinstance(shape, list)
+                and all(type(d) is int and d >= 0 for d in shape)):
+            raise WeightsFormatError(f"{path}: header entry {name!r} is not a tensor description "
+                                     f"({{\"dtype\": ..., \"shape\": [...], \"data_offsets\": [...]}}).")
+        out[name] = (info["dtype"], tuple(shape))
+    return out
 
 
 def load_state_dict(path: PathLike, *, device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -244,8 +282,8 @@ def save_file_atomic(
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     meta = {str(k): str(v) for k, v in (metadata or {}).items()} or None
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    fd, tmp = create_temp_file(path.parent, prefix=f".{path.name}.")
+    os.close(fd)
     mode = os.stat(tmp).st_mode & 0o777  # what the umask allows; save_file may write 0600
     try:
         save_file(data, str(tmp), metadata=meta)

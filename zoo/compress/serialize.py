@@ -68,6 +68,10 @@ def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
     """Every weight, bias and embedding of ``model`` once, int8 weights as their int8 values."""
     seen: set[int] = set()
     for module in model.modules():
+        onnx_weights = getattr(module, "onnx_weight_tensors", None)
+        if callable(onnx_weights):  # a graph run by ONNX Runtime (zoo.compress.onnxrt.OrtModule)
+            yield from onnx_weights()
+            continue
         if isinstance(module, DYNAMIC_LINEAR_TYPES):
             with quiet_ao():
                 weight, bias = module.weight(), module.bias()
@@ -115,6 +119,8 @@ def export_tensors(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, dict[
     tensors: dict[str, Tensor] = {}
     special: dict[str, dict[str, Any]] = {}
     for name, module in model.named_modules():
+        if callable(getattr(module, "onnx_weight_tensors", None)):
+            raise NotExportable(name or "<model>")  # an ONNX graph: saved as its passes, replayed on load
         if isinstance(module, DYNAMIC_LINEAR_TYPES):
             special[name] = _dynamic_entry(name, module, tensors)
         elif isinstance(module, WeightInt8Linear):

@@ -27,6 +27,7 @@ TAGS: dict[str, str] = {
     "sparse": "weights zeroed by unstructured pruning",
     "quantized": "int8 weights",
     "half": "fp16/bf16 weights",
+    "onnx": "a graph run by ONNX Runtime (no torch modules left to change)",
 }
 """Every state tag, with the words used for it in error messages."""
 

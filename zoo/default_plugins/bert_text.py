@@ -18,10 +18,11 @@ __all__ = ["build_bert_text", "register_architectures"]
 
 
 def build_bert_text(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, device: str = "cpu") -> Any:
-    """Build a :class:`zoo.models.text.TextEncoder` from verified snapshot files."""
+    """Build a :class:`zoo.models.text.TextEncoder` from the entry's verified files (and no other file)."""
+    from zoo.errors import ArchitectureError
     from zoo.models.text import build_text_encoder
 
-    return build_text_encoder(
+    encoder = build_text_encoder(
         resolved.snapshot_dir,
         weights_file=entry.weights_files[0].filename,
         pooling=entry.pooling,
@@ -29,7 +30,14 @@ def build_bert_text(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, dev
         max_seq_length=entry.input.max_seq_length,
         text_prefix=entry.input.text_prefix,
         device=device,
+        files=resolved.files,  # only the files the entry lists, all verified; nothing else in the folder
     )
+    if encoder.embedding_dim != entry.embedding_dim:
+        raise ArchitectureError(
+            f"{entry.source}, entry {entry.name!r}, key 'embedding_dim': {entry.embedding_dim} disagrees with the "
+            f"model, whose config.json has hidden_size {encoder.embedding_dim}. Fix embedding_dim in {entry.source}."
+        )
+    return encoder
 
 
 @hookimpl

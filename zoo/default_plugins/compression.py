@@ -1,16 +1,17 @@
 """Builtin compression passes: pruning, quantization and distillation.
 
-=================== =========================================================== ==================
-Pass                What it does                                                 Needs
-=================== =========================================================== ==================
-``magnitude-prune`` zero the smallest weights of every Linear (global, permanent) float weights
-``prune-heads``     remove the least important attention heads (BERT)            float weights
-``prune-ffn``       remove the least important FFN neurons (BERT)                float weights
-``dynamic-int8``    int8 Linear weights, activations quantized per batch (CPU)   float32 weights
-``half``            cast to bfloat16 or float16                                  float weights
-``weight-int8``     int8 Linear weights + per-channel scales                     float weights
-``distill``         train a shallower student on the teacher's outputs           float32, task data
-=================== =========================================================== ==================
+==================== =========================================================== ==================
+Pass                 What it does                                                 Needs
+==================== =========================================================== ==================
+``magnitude-prune``  zero the smallest weights of every Linear (global, permanent) float weights
+``prune-heads``      remove the least important attention heads (BERT)            float weights
+``prune-ffn``        remove the least important FFN neurons (BERT)                float weights
+``dynamic-int8``     int8 Linear weights, activations quantized per batch (CPU)   float32 weights
+``half``             cast to bfloat16 or float16                                  float weights
+``weight-int8``      int8 Linear weights + per-channel scales                     float weights
+``distill``          train a shallower student on the teacher's outputs           float32, task data
+``ort-dynamic-int8`` export to ONNX, int8 MatMul weights, run by ONNX Runtime     float32, [onnx] extra
+==================== =========================================================== ==================
 
 Every pass is a :class:`zoo.compress.spec.PassSpec`, so ``zoo.compress.check_order`` refuses
 orders that cannot work (pruning after quantization, distilling after unstructured pruning).
@@ -33,6 +34,7 @@ __all__ = [
     "HalfOptions",
     "WeightInt8Options",
     "DistillOptions",
+    "OrtDynamicInt8Options",
     "PASSES",
 ]
 
@@ -155,6 +157,16 @@ class DistillOptions:
             raise ValueError("need temperature > 0, 0 <= alpha <= 1, lr > 0 and hidden_weight >= 0")
 
 
+@dataclass(frozen=True)
+class OrtDynamicInt8Options:
+    """Options of ``ort-dynamic-int8``."""
+
+    per_channel: bool = field(default=True, metadata={"help": "one weight scale per output channel "
+                                                                "(False: one per tensor)"})
+    reduce_range: bool = field(default=False, metadata={"help": "7-bit weights, for CPUs without VNNI where "
+                                                                  "8-bit products can saturate"})
+
+
 # --- pass functions: (model, options, *, example_inputs, data) -> (model, info) -------------
 
 
@@ -213,6 +225,15 @@ def _distill(model: Any, options: DistillOptions | None, *, data: Any = None, **
                    hidden_weight=o.hidden_weight, seed=int(torch.initial_seed()) % 2**31)
 
 
+def _ort_dynamic_int8(model: Any, options: OrtDynamicInt8Options | None, *, example_inputs: Any = None,
+                      **_: Any) -> tuple[Any, dict]:
+    from zoo.compress.onnxrt import ort_dynamic_int8
+
+    o = options or OrtDynamicInt8Options()
+    return ort_dynamic_int8(model, per_channel=o.per_channel, reduce_range=o.reduce_range,
+                            example_inputs=example_inputs)
+
+
 PASSES: tuple[tuple[PassSpec, type], ...] = (
     (PassSpec("magnitude-prune", _magnitude_prune, requires=FLOAT, adds=frozenset({"sparse"}),
               doc="Global unstructured magnitude pruning of Linear weights, made permanent (dense zeros: "
@@ -234,6 +255,10 @@ PASSES: tuple[tuple[PassSpec, type], ...] = (
                                        "unstructured pruning made"},
               doc="Distill into a shallower student (DistilBERT-style layer copy; Hinton KD or embedding "
                   "matching)."), DistillOptions),
+    (PassSpec("ort-dynamic-int8", _ort_dynamic_int8, requires=FLOAT32, removes=FLOAT32,
+              adds=frozenset({"quantized", "onnx"}),
+              doc="Export to ONNX and run with ONNX Runtime, MatMul weights dynamically quantized to int8 "
+                  "(needs the transferzoo[onnx] extra)."), OrtDynamicInt8Options),
 )
 """Every builtin pass with its options schema."""
 

@@ -55,11 +55,18 @@ def _prune_channels(model: Any, options: PruneChannelsOptions | None, **_: Any) 
     return model, prune_channels(model, fraction=(options or PruneChannelsOptions()).fraction)
 
 
+@dataclass(frozen=True)
+class ImagePassSpec(PassSpec):
+    """A pass for convolutional image backbones; the conformance kit runs it on a tiny ResNet."""
+
+    modalities = ("image",)
+
+
 IMAGE_PASSES: tuple[tuple[PassSpec, type], ...] = (
-    (PassSpec("static-int8", _static_int8, requires=FLOAT32, removes=FLOAT32, adds=frozenset({"quantized"}),
+    (ImagePassSpec("static-int8", _static_int8, requires=FLOAT32, removes=FLOAT32, adds=frozenset({"quantized"}),
               doc="Static post-training int8 of image backbones: convolutions, folded BatchNorm, ReLU, adds and "
                   "pooling in int8, calibrated on example batches (torch.ao FX)."), StaticInt8Options),
-    (PassSpec("prune-channels", _prune_channels, requires=FLOAT,
+    (ImagePassSpec("prune-channels", _prune_channels, requires=FLOAT,
               doc="Structured L1 filter pruning of the inner channels of ResNet and EfficientNet blocks (smaller "
                   "convolutions: faster and smaller)."), PruneChannelsOptions),
 )

@@ -24,6 +24,11 @@ def build_image(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, device:
     from zoo.errors import ArchitectureError
     from zoo.models.vision import build_image_backbone, native_config, read_config
 
+    unlisted = [n for n in ("config.json", entry.weights_files[0].filename) if n not in resolved.files]
+    if unlisted:  # the snapshot folder may hold other files; only the entry's (verified) ones are read
+        raise ArchitectureError(
+            f"{entry.source}, entry {entry.name!r}: an image backbone reads {', '.join(unlisted)}, which the entry "
+            f"does not list. Add it to the entry's `files` with its sha256.")
     arch, _ = native_config(read_config(resolved.snapshot_dir))
     if arch != entry.architecture:
         raise ArchitectureError(

@@ -36,12 +36,13 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from zoo.registry import backbone_info, list_backbones
+    from zoo.registry import get_registry, list_backbones
 
     verified = True if args.verified else (False if args.tofu else None)
     names = list_backbones(args.pattern, modality=args.modality, license=args.license,
                            architecture=args.architecture, tag=args.tag, verified=verified)
-    entries = [backbone_info(n) for n in names]
+    registry = get_registry()  # one look-up, not one per name
+    entries = [registry.entries[n] for n in names]
     cached = {e.name: _cached(e) for e in entries}
     if args.json:
         print(json.dumps([{**e.to_dict(), "cached": cached[e.name]} for e in entries], indent=2))
@@ -228,8 +229,9 @@ def _run_hub(args: argparse.Namespace) -> int:
 
 def _configure_embed(p: argparse.ArgumentParser) -> None:
     p.epilog = examples('zoo embed all-minilm-l6-v2 "I lost my card" "How do I top up?"',
-                        'zoo embed all-minilm-l6-v2 "hello" --json')
-    p.add_argument("name", help="backbone name")
+                        'zoo embed all-minilm-l6-v2 "hello" --json',
+                        'zoo embed runs/RUN_ID/model.onnx "I lost my card"')
+    p.add_argument("name", help="backbone name, or an ONNX file written by `zoo export --format onnx`")
     p.add_argument("texts", nargs="+", help="sentences to embed")
     p.add_argument("--device", default="cpu", help="'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' (default: cpu)")
     p.add_argument("--dims", type=int, default=6, help="how many leading dimensions to print")
@@ -242,18 +244,29 @@ def _run_embed(args: argparse.Namespace) -> int:
     if args.dims < 0:
         print(f"zoo embed: error: --dims {args.dims}: give 0 or more dimensions to print.", file=sys.stderr)
         return 2
-    model = zoo.load_backbone(args.name, device=args.device)
-    r = model.resolved
-    emb = model.encode(list(args.texts))
+    if args.name.endswith(".onnx"):
+        from zoo.export.onnx import OnnxModel
+
+        onnx_model = OnnxModel(args.name)
+        source = json.loads(onnx_model.metadata.get("zoo.source", "{}"))
+        emb = onnx_model.encode(list(args.texts))
+        described = {"onnx": args.name, "backbone": source.get("backbone"), "revision": source.get("revision"),
+                     "run_id": source.get("run_id")}
+        header = [f"ONNX file {args.name}: {source.get('backbone', '?')} @ {source.get('revision', '?')} "
+                  f"(ONNX Runtime, CPU)"]
+    else:
+        model = zoo.load_backbone(args.name, device=args.device)
+        r = model.resolved
+        emb = model.encode(list(args.texts))
+        described = {"backbone": r.entry.name, "repo_id": r.repo_id, "revision": r.revision,
+                     "sha256": {f.filename: r.sha256[f.filename] for f in r.entry.weights_files}}
+        header = [f"backbone {r.entry.name}: {r.repo_id} @ {r.revision}"]
+        header += [f"  {f.filename} sha256 {r.sha256[f.filename]} (verified)" for f in r.entry.weights_files]
     if args.json:
-        print(json.dumps({"backbone": r.entry.name, "repo_id": r.repo_id, "revision": r.revision,
-                          "sha256": {f.filename: r.sha256[f.filename] for f in r.entry.weights_files},
-                          "embeddings": [{"text": t, "vector": [float(x) for x in vec]}
-                                         for t, vec in zip(args.texts, emb)]}, indent=2))
+        print(json.dumps({**described, "embeddings": [{"text": t, "vector": [float(x) for x in vec]}
+                                                      for t, vec in zip(args.texts, emb)]}, indent=2))
         return 0
-    print(f"backbone {r.entry.name}: {r.repo_id} @ {r.revision}")
-    for f in r.entry.weights_files:
-        print(f"  {f.filename} sha256 {r.sha256[f.filename]} (verified)")
+    print("\n".join(header))
     for text, vec in zip(args.texts, emb):
         head = ", ".join(f"{x:+.4f}" for x in vec[: args.dims])
         print(f"  [{head}, ...] ({len(vec)}-d, norm {float((vec ** 2).sum() ** 0.5):.3f})  {text!r}")

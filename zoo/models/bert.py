@@ -94,11 +94,12 @@ def hf_key_map(key: str) -> str | None:
     """Map a Hugging Face BERT checkpoint key to a :class:`BertModel` parameter name.
 
     Strips a task model's ``bert.`` prefix and drops the ``embeddings.position_ids`` buffer
-    that older checkpoints carry (positions are computed, not stored).
+    that older checkpoints carry (positions are computed, not stored), and the ``head.*``
+    tensors of a transfer head stored beside the encoder (``zoo export --format hub``).
     """
     if key.startswith("bert."):
         key = key[len("bert.") :]
-    if key in ("embeddings.position_ids", "embeddings.token_type_ids"):
+    if key in ("embeddings.position_ids", "embeddings.token_type_ids") or key.startswith("head."):
         return None
     return key
 
@@ -271,8 +272,15 @@ class Packing:
 
 
 def _attention_mask(attention_mask: Tensor | None) -> Tensor | None:
-    """(B, T) 1/0 mask -> boolean (B, 1, 1, T) broadcast over heads and queries; None if no padding."""
-    if attention_mask is None or bool(attention_mask.all()):
+    """(B, T) 1/0 mask -> boolean (B, 1, 1, T) broadcast over heads and queries; None if no padding.
+
+    A traced, exported or compiled graph always keeps the mask: the batch it was made from says
+    nothing about the padding of later batches.
+    """
+    if attention_mask is None:
+        return None
+    graph = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    if not graph and bool(attention_mask.all()):
         return None
     return attention_mask.bool()[:, None, None, :]
 

@@ -10,14 +10,16 @@ Explicit arguments win over what the snapshot's files declare.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo._paths import repo_name_problem
 from zoo.errors import ArchitectureError
 from zoo.models.bert import BertConfig, BertModel, Packing, hf_key_map
 from zoo.weights import LoadReport, load_into
@@ -276,24 +278,50 @@ def _configure_tokenizer(tokenizer: Any, max_seq_length: int, pad_token_id: int)
 
 
 # --- reading a snapshot -------------------------------------------------------------------
+#
+# A snapshot's files are read through ``files``: with a registry entry, only the files it lists
+# (and so hashes) are visible; a file the entry does not list is treated as absent even when
+# something put it into the cache folder. Without ``files`` (a directory given by hand), every
+# file under ``snapshot_dir`` is.
+
+_INT_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+             "max_position_embeddings", "type_vocab_size", "pad_token_id")
+_FLOAT_KEYS = ("layer_norm_eps", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range")
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ArchitectureError(f"{path} is not valid JSON: {exc}") from exc
-
-
-def _require(snapshot_dir: Path, name: str) -> Path:
+def _snapshot_file(snapshot_dir: Path, name: str, files: Mapping[str, Path] | None) -> Path | None:
+    """``name`` in the snapshot, or None when it is absent (or, with ``files``, not listed)."""
+    if files is not None:
+        return files.get(name)
     path = snapshot_dir / name
-    if not path.is_file():
+    return path if path.is_file() else None
+
+
+def _read_json(path: Path, expected: type | None = None) -> Any:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArchitectureError(f"{path} is not valid JSON: {exc}") from None
+    if expected is not None and not isinstance(data, expected):
+        what = {dict: "a JSON object", list: "a JSON array"}[expected]
+        raise ArchitectureError(f"{path} holds {type(data).__name__} {str(data)[:60]!r}, not {what}; use the file "
+                                f"that belongs to the model's repo.")
+    return data
+
+
+def _require(snapshot_dir: Path, name: str, files: Mapping[str, Path] | None = None) -> Path:
+    path = _snapshot_file(snapshot_dir, name, files)
+    if path is None and files is not None:
+        raise ArchitectureError(f"the registry entry does not list {name}, which a BERT text backbone needs "
+                                f"(with config.json, tokenizer.json and the weights). Add it to the entry's "
+                                f"`files` with its sha256.")
+    if path is None:
         raise FileNotFoundError(f"snapshot {snapshot_dir} has no {name}; is it a BERT model snapshot?")
     return path
 
 
 def _pooling_from_config(path: Path) -> str:
-    cfg = _read_json(path)
+    cfg = _read_json(path, dict)
     declared = [mode for mode, flag in POOLING_MODES.items() if cfg.get(flag)]
     others = [k for k, v in cfg.items() if k.startswith("pooling_mode") and v and k not in POOLING_MODES.values()]
     if len(declared) != 1 or others:
@@ -303,35 +331,124 @@ def _pooling_from_config(path: Path) -> str:
     return declared[0]
 
 
-def read_snapshot_settings(snapshot_dir: Path) -> dict[str, Any]:
+def _module_config_name(modules_path: Path, module: Any) -> str:
+    """The repo file name of a modules.json entry's ``config.json``."""
+    folder = module.get("path", "") if isinstance(module, dict) else None
+    name = f"{folder.strip('/')}/config.json" if isinstance(folder, str) and folder.strip("/") else "config.json"
+    problem = repo_name_problem(name) if isinstance(folder, str) else "is not a string"
+    if problem is not None:
+        raise ArchitectureError(f"{modules_path}: module path {folder!r} {problem}; a module lives in a folder of "
+                                f"the repo.")
+    return name
+
+
+def read_snapshot_settings(snapshot_dir: Path, *, files: Mapping[str, Path] | None = None) -> dict[str, Any]:
     """What the snapshot's sentence-transformers files declare.
 
     Returns ``pooling`` (default ``"mean"``), ``normalize`` (a Normalize module is listed),
-    ``max_seq_length`` (None when undeclared) and ``do_lower_case``.
+    ``max_seq_length`` (None when undeclared) and ``do_lower_case``. With ``files`` (repo file
+    name -> path, e.g. the verified files of a registry entry) only those files are read.
+
+    Raises:
+        ArchitectureError: a file is not valid JSON of the expected shape, or names a module
+            outside the snapshot or a pooling zoo does not support.
     """
     snapshot_dir = Path(snapshot_dir)
     settings: dict[str, Any] = {"pooling": "mean", "normalize": False, "max_seq_length": None, "do_lower_case": False}
-    modules_path = snapshot_dir / "modules.json"
-    modules = _read_json(modules_path) if modules_path.is_file() else []
-    for entry in modules:
-        kind = str(entry.get("type", ""))
+    modules_path = _snapshot_file(snapshot_dir, "modules.json", files)
+    modules = _read_json(modules_path, list) if modules_path is not None else []
+    for module in modules:
+        if not isinstance(module, dict):
+            raise ArchitectureError(f"{modules_path}: every module is a JSON object, got {module!r}.")
+        kind = str(module.get("type", ""))
         if kind.endswith(".Pooling"):
-            settings["pooling"] = _pooling_from_config(snapshot_dir / entry.get("path", "") / "config.json")
+            name = _module_config_name(modules_path, module)
+            path = _snapshot_file(snapshot_dir, name, files)
+            if path is None:
+                raise ArchitectureError(f"{modules_path} names a Pooling module whose {name} is "
+                                        f"{'not listed in the registry entry' if files is not None else 'missing'}; "
+                                        f"add it (with its sha256) or drop modules.json from the entry.")
+            settings["pooling"] = _pooling_from_config(path)
         elif kind.endswith(".Normalize"):
             settings["normalize"] = True
-    sbert_path = snapshot_dir / "sentence_bert_config.json"
-    if sbert_path.is_file():
-        sbert = _read_json(sbert_path)
+    sbert_path = _snapshot_file(snapshot_dir, "sentence_bert_config.json", files)
+    if sbert_path is not None:
+        sbert = _read_json(sbert_path, dict)
         settings["max_seq_length"] = sbert.get("max_seq_length")
         settings["do_lower_case"] = bool(sbert.get("do_lower_case", False))
+        if settings["max_seq_length"] is not None and not _positive_int(settings["max_seq_length"]):
+            raise ArchitectureError(f"{sbert_path}: max_seq_length {settings['max_seq_length']!r} is not a "
+                                    f"positive integer.")
     return settings
 
 
-def _default_max_seq_length(snapshot_dir: Path, config: BertConfig) -> int:
-    path = snapshot_dir / "tokenizer_config.json"
-    declared = _read_json(path).get("model_max_length") if path.is_file() else None
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _default_max_seq_length(snapshot_dir: Path, config: BertConfig, files: Mapping[str, Path] | None = None) -> int:
+    path = _snapshot_file(snapshot_dir, "tokenizer_config.json", files)
+    declared = _read_json(path, dict).get("model_max_length") if path is not None else None
     limit = config.max_position_embeddings
-    return min(int(declared), limit) if isinstance(declared, (int, float)) and declared > 0 else limit
+    return min(int(declared), limit) if isinstance(declared, (int, float)) and 0 < declared < limit else limit
+
+
+def _read_config(path: Path) -> BertConfig:
+    """``config.json`` as a :class:`BertConfig`, every value checked before anything is built."""
+    raw = _read_json(path, dict)
+    for key in _INT_KEYS:
+        value = raw.get(key)
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool)
+                                      and (value > 0 or (key == "pad_token_id" and value >= 0))):
+            raise ArchitectureError(f"{path}: {key} = {value!r} is not a positive integer; use the config.json "
+                                    f"that belongs to the weights.")
+    for key in _FLOAT_KEYS:
+        value = raw.get(key)
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and math.isfinite(value) and value >= 0):
+            raise ArchitectureError(f"{path}: {key} = {value!r} is not a non-negative number.")
+    if not isinstance(raw.get("hidden_act", "gelu"), str):
+        raise ArchitectureError(f"{path}: hidden_act = {raw['hidden_act']!r} is not a string.")
+    heads, hidden = raw.get("num_attention_heads"), raw.get("hidden_size")
+    if heads is not None and hidden is not None and hidden % heads:
+        raise ArchitectureError(f"{path}: hidden_size {hidden} is not a multiple of num_attention_heads {heads}.")
+    try:
+        return BertConfig.from_hf_config(raw)
+    except ArchitectureError as exc:
+        raise ArchitectureError(f"{path}: {exc}") from None
+
+
+def _check_config_fits_weights(config: BertConfig, config_path: Path, weights: Path) -> None:
+    """Compare the shapes ``config`` implies with the weights file's header, allocating nothing."""
+    from zoo.weights import read_safetensors_header
+
+    header = read_safetensors_header(weights)
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in BertModel(config).state_dict().items()}
+    bad = []
+    for key, (_, shape) in header.items():
+        name = hf_key_map(key)
+        if name in expected and expected[name] != shape:
+            bad.append(f"{name}: config.json implies {expected[name]}, the weights hold {shape}")
+    if bad:
+        settings = ", ".join(f"{k}={getattr(config, k)}" for k in ("vocab_size", "hidden_size", "intermediate_size",
+                                                                     "max_position_embeddings"))
+        raise ArchitectureError(f"{config_path} ({settings}) does not fit {weights}: {'; '.join(bad[:3])}. Use the "
+                                f"config.json that belongs to these weights.")
+
+
+def _read_tokenizer(path: Path, config: BertConfig) -> Any:
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # the tokenizers library raises bare Exceptions
+        raise ArchitectureError(f"{path} is not a tokenizer.json the tokenizers library can read ({exc}); use the "
+                                f"file that belongs to the model's repo.") from None
+    if tokenizer.get_vocab_size() > config.vocab_size:
+        raise ArchitectureError(f"{path} has {tokenizer.get_vocab_size()} tokens but config.json's vocab_size is "
+                                f"{config.vocab_size}; the tokenizer does not belong to this model.")
+    return tokenizer
 
 
 def _load_encoder_weights(model: BertModel, weights: Path) -> LoadReport:
@@ -359,28 +476,34 @@ def build_text_encoder(
     max_seq_length: int | None = None,
     text_prefix: str = "",
     device: str | torch.device = "cpu",
+    files: Mapping[str, Path] | None = None,
 ) -> TextEncoder:
     """Build a :class:`TextEncoder` in eval mode from a snapshot directory.
 
     ``pooling``, ``normalize`` and ``max_seq_length`` override what the snapshot declares;
     ``text_prefix`` is prepended to every text (models such as E5 expect ``"query: "``).
+    ``files`` (repo file name -> path, e.g. a registry entry's verified files) restricts what
+    is read to those files: anything else in the folder is ignored.
 
     Raises:
         FileNotFoundError: ``config.json``, ``tokenizer.json`` or the weights file is absent.
-        ArchitectureError: the config is not a supported BERT, the weights do not fit it, or
-            the declared pooling is not supported.
+        ArchitectureError: the config is not a supported BERT or has impossible values, the
+            tokenizer or the weights do not fit it, a needed file is not in ``files``, or the
+            declared pooling is not supported.
         WeightsFormatError: the weights file is not safetensors.
     """
-    from tokenizers import Tokenizer
-
     snapshot_dir = Path(snapshot_dir)
-    config = BertConfig.from_hf_config(_read_json(_require(snapshot_dir, "config.json")))
-    tokenizer = Tokenizer.from_file(str(_require(snapshot_dir, "tokenizer.json")))
-    declared = read_snapshot_settings(snapshot_dir)
-    seq_len = _first_set(max_seq_length, declared["max_seq_length"]) or _default_max_seq_length(snapshot_dir, config)
+    config_path = _require(snapshot_dir, "config.json", files)
+    config = _read_config(config_path)
+    weights = _require(snapshot_dir, weights_file, files)
+    _check_config_fits_weights(config, config_path, weights)
+    tokenizer = _read_tokenizer(_require(snapshot_dir, "tokenizer.json", files), config)
+    declared = read_snapshot_settings(snapshot_dir, files=files)
+    seq_len = (_first_set(max_seq_length, declared["max_seq_length"])
+               or _default_max_seq_length(snapshot_dir, config, files))
 
     model = BertModel(config)
-    report = _load_encoder_weights(model, _require(snapshot_dir, weights_file))
+    report = _load_encoder_weights(model, weights)
     encoder = TextEncoder(
         tokenizer,
         model,

@@ -46,6 +46,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "compression",
     "adaptation",
     "image_compression",
+    "export_commands",
 )
 """Builtin plugin modules under ``zoo.default_plugins``, registered as ``zoo.default_plugins.NAME``."""
 

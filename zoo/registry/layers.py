@@ -9,6 +9,7 @@ the later entry sets ``override = true``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Callable, Iterable, Mapping
 
 from ..config import Settings, settings as _settings
 from ..errors import RegistryCollisionError, RegistryValidationError
-from .._toml import tomllib
+from .._toml import parse_toml_bytes, read_file_bytes
+from .cache import load_cached, store_cached
 from .entry import BackboneEntry
 from .parse import parse_entry, parse_registry
 
@@ -28,18 +30,32 @@ def builtin_registry_path() -> Path:
     return Path(str(resources.files("zoo") / "registry.toml"))
 
 
-def load_registry_file(path: Path) -> list[tuple[BackboneEntry, bool]]:
-    """Parse and validate one registry file."""
-    if not path.is_file():
+def load_registry_file(path: Path, *, cache_dir: Path | None = None) -> list[tuple[BackboneEntry, bool]]:
+    """Parse and validate one registry file; returns ``(entry, override)`` pairs in file order.
+
+    With ``cache_dir``, the parsed entries are kept there keyed by the file's sha256 and read
+    back from the cache while the file's bytes stay the same (see :mod:`zoo.registry.cache`).
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
         raise RegistryValidationError(
             "registry file not found. Fix the path in ZOO_REGISTRY or in the config file's `registry` list.",
-            source=str(path),
+            source=source,
         )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise RegistryValidationError(f"not valid TOML: {exc}", source=str(path)) from exc
-    return parse_registry(data, source=str(path))
+
+    def error(problem: str) -> RegistryValidationError:
+        return RegistryValidationError(f"the registry file {problem}. Fix it, or take it out of ZOO_REGISTRY "
+                                       f"or the config file's `registry` list.", source=source)
+
+    raw = read_file_bytes(path, error)
+    digest = hashlib.sha256(raw).hexdigest()
+    if cache_dir is not None and (cached := load_cached(cache_dir, source, digest)) is not None:
+        return cached
+    parsed = parse_registry(parse_toml_bytes(raw, error), source=source)
+    if cache_dir is not None:
+        store_cached(cache_dir, source, digest, parsed)
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -81,14 +97,23 @@ def build_registry(
     layers: list[str] = []
 
     def add(entry: BackboneEntry, override: bool) -> None:
-        if entry.name in merged and not override:
-            raise RegistryCollisionError(entry.name, merged[entry.name].source, entry.source)
+        old = merged.get(entry.name)
+        if old is not None and not override:
+            raise RegistryCollisionError(entry.name, old.source, entry.source)
+        if (old is not None and old.integrity == "verified" and entry.source.startswith("plugin:")
+                and entry.name not in s.allow_plugin_override):
+            raise RegistryValidationError(
+                f"`override = true` would replace {entry.name!r}, a verified entry from {old.source}, with the "
+                f"plugin's {entry.repo_id}@{entry.revision[:12]} (integrity {entry.integrity!r}); zoo does not let a "
+                f"plugin replace verified hashes. If you trust the plugin, add "
+                f"`allow_plugin_override = [\"{entry.name}\"]` to {s.config_file}; otherwise disable the plugin "
+                f"(ZOO_DISABLE_PLUGINS).", source=entry.source, entry=entry.name, key="override")
         merged[entry.name] = entry
 
     files = ([builtin_registry_path()] if include_builtin else []) + list(s.registry_paths)
     for path in files:
         layers.append(str(path))
-        for entry, override in load_registry_file(Path(path)):
+        for entry, override in load_registry_file(Path(path), cache_dir=s.zoo_home / "registry-cache"):
             add(entry, override)
     if callable(plugin_tables):
         plugin_tables = plugin_tables()

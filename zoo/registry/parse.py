@@ -6,9 +6,11 @@ the key, and the fix.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Mapping
 
+from .._paths import repo_name_problem
 from ..errors import RegistryValidationError, did_you_mean
 from .entry import BackboneEntry, FileSpec, InputSpec, Lineage, Reference
 
@@ -104,6 +106,9 @@ def _files(raw: Mapping[str, Any], integrity: str, *, source: str, entry: str) -
     specs = []
     for filename, sha in raw.items():
         key = f"files.{filename}"
+        problem = repo_name_problem(filename)
+        if problem is not None:
+            raise RegistryValidationError(f"file name {filename!r} {problem}.", source=source, entry=entry, key=key)
         _check_type(sha, str, source=source, entry=entry, key=key)
         sha = sha.lower().removeprefix("sha256:")
         if sha in ("", "tofu"):
@@ -128,18 +133,47 @@ def _files(raw: Mapping[str, Any], integrity: str, *, source: str, entry: str) -
     return tuple(specs)
 
 
+def _numbers(raw: Mapping[str, Any], key: str, *, source: str, entry: str) -> tuple[float, ...]:
+    values = raw[key]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                             for v in values):
+        raise RegistryValidationError(f"expected an array of finite numbers, got {values!r}.",
+                                      source=source, entry=entry, key=f"input.{key}")
+    return tuple(float(v) for v in values)
+
+
 def _input(raw: Mapping[str, Any], *, source: str, entry: str) -> InputSpec:
     _check_keys(raw, _INPUT_KEYS, source=source, entry=entry, prefix="input.")
     for k, v in raw.items():
         _check_type(v, _INPUT_KEYS[k], source=source, entry=entry, key=f"input.{k}")
-    tup = {k: tuple(raw[k]) for k in ("image_size", "mean", "std") if k in raw}
+    if "max_seq_length" in raw and raw["max_seq_length"] < 2:
+        raise RegistryValidationError(f"must be at least 2 tokens, got {raw['max_seq_length']}.",
+                                      source=source, entry=entry, key="input.max_seq_length")
+    size = raw.get("image_size")
+    if size is not None and not (len(size) in (2, 3) and all(type(v) is int and v > 0 for v in size)):
+        raise RegistryValidationError(
+            f"expected [height, width] (or [channels, height, width]) as positive integers, got {size!r}.",
+            source=source, entry=entry, key="input.image_size")
+    if raw.get("channels", 3) not in (1, 3):
+        raise RegistryValidationError(f"must be 3 (RGB) or 1 (grayscale), got {raw['channels']!r}.",
+                                      source=source, entry=entry, key="input.channels")
+    channels = raw.get("channels") or (size[0] if size is not None and len(size) == 3 else 3)
+    stats = {k: _numbers(raw, k, source=source, entry=entry) for k in ("mean", "std") if k in raw}
+    for k, values in stats.items():
+        if len(values) != channels:
+            raise RegistryValidationError(f"expected one value per channel ({channels}), got {len(values)}: "
+                                          f"{raw[k]!r}.", source=source, entry=entry, key=f"input.{k}")
+    if any(v <= 0 for v in stats.get("std", ())):
+        raise RegistryValidationError(f"every std must be positive, got {raw['std']!r}.",
+                                      source=source, entry=entry, key="input.std")
     crop = raw.get("crop_pct")
     if crop is not None and not 0 < crop <= 1:
         raise RegistryValidationError(f"must be in (0, 1], got {crop}.", source=source, entry=entry, key="input.crop_pct")
     return InputSpec(
         max_seq_length=raw.get("max_seq_length"), text_prefix=raw.get("text_prefix", ""),
+        image_size=tuple(size) if size is not None else None,
         interpolation=raw.get("interpolation"), crop_pct=None if crop is None else float(crop),
-        channels=raw.get("channels"), **tup
+        channels=raw.get("channels"), **stats
     )
 
 

@@ -258,6 +258,16 @@ def check_freezing_trains(component: Any) -> None:
 # --- compression passes ------------------------------------------------------------------
 
 
+def _reference_model(component: Any) -> tuple[Any, Any]:
+    """The model and inputs a pass runs on: zoo's tiny BERT, or its tiny CIFAR ResNet for passes
+    that declare ``modalities = ("image",)`` (convolutional passes)."""
+    from .models import image_batch, tiny_resnet, tiny_zoo_bert, token_batch
+
+    if "image" in getattr(component.obj, "modalities", ()):
+        return tiny_resnet(), image_batch(16, 32, seed=1)
+    return tiny_zoo_bert().eval(), token_batch(16, 8, seed=1)
+
+
 def _compress(component: Any) -> tuple[Any, Any, Any, int]:
     """Run the pass on the reference model: (report, inputs, expected outputs, original bytes)."""
     import copy
@@ -265,12 +275,10 @@ def _compress(component: Any) -> tuple[Any, Any, Any, int]:
     import torch
 
     from ..contracts import CompressionReport, module_size_bytes
-    from .models import tiny_zoo_bert, token_batch
 
     if getattr(component.obj, "needs_data", False):
         _skip(component, "the pass trains on task data (needs_data=True); the kit has none to give it")
-    model = tiny_zoo_bert().eval()
-    inputs = token_batch(16, 8, seed=1)
+    model, inputs = _reference_model(component)
     with torch.no_grad():
         expected = model(inputs)
     original_size = module_size_bytes(model)

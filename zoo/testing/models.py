@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["TransferModel", "tiny_bert", "tiny_torch_encoder", "tiny_zoo_bert", "tiny_mlp", "token_batch"]
+__all__ = ["TransferModel", "tiny_bert", "tiny_torch_encoder", "tiny_zoo_bert", "tiny_mlp", "token_batch",
+           "tiny_resnet", "image_batch"]
 
 VOCAB = 32
 
@@ -134,3 +135,25 @@ def token_batch(batch: int = 4, length: int = 8, *, seed: int = 0) -> torch.Tens
     """Random token ids for the tiny encoders."""
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, VOCAB, (batch, length), generator=g)
+
+
+def tiny_resnet(*, num_classes: int = 3, seed: int = 0) -> nn.Module:
+    """zoo's CIFAR-layout ResNet-8 (random weights and BatchNorm statistics, eval mode): the
+    reference model of compression passes for convolutional image backbones."""
+    from zoo.models.resnet import ResNet, ResNetConfig
+
+    torch.manual_seed(seed)
+    model = ResNet(ResNetConfig(depth=8, layout="cifar", num_classes=num_classes))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def image_batch(batch: int = 16, size: int = 32, *, seed: int = 0) -> torch.Tensor:
+    """A batch of normalized random images ``(batch, 3, size, size)`` for :func:`tiny_resnet`."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, size, size, generator=g)
