@@ -20,7 +20,6 @@ import copy
 import csv
 import datetime as _dt
 import os
-import platform
 import sys
 import time
 from pathlib import Path

@@ -49,7 +49,7 @@ def _path_param(estimator: Any, grid: Mapping[str, Sequence[Any]]) -> str | None
     return name if name is not None and callable(getattr(estimator, "fit_path", None)) and list(grid) == [name] else None
 
 
-def _best(candidates: list[dict[str, Any]], scores: Sequence[float]) -> int:
+def _best(scores: Sequence[float]) -> int:
     return int(np.argmax(scores))  # the first of the highest: ties go to the first listed candidate
 
 
@@ -68,7 +68,7 @@ def select_on_split(estimator: Any, grid: Mapping[str, Sequence[Any]], fit: tupl
         values = [c[name] for c in candidates]
         fitted = estimator.fit_path(fit[0], fit[1], values)
         scores = [float(score(f, *select)) for f in fitted]
-        i = _best(candidates, scores)
+        i = _best(scores)
         chosen = fitted[i]
     else:
         from sklearn.model_selection import GridSearchCV, PredefinedSplit
@@ -80,7 +80,7 @@ def select_on_split(estimator: Any, grid: Mapping[str, Sequence[Any]], fit: tupl
                               cv=PredefinedSplit(fold), refit=False, error_score="raise")
         search.fit(X, y)
         scores = [float(s) for s in search.cv_results_["mean_test_score"]]
-        i = _best(candidates, scores)
+        i = _best(scores)
         chosen = None
     trials = [{"params": dict(c), "accuracy": s} for c, s in zip(candidates, scores)]
     return Selection(dict(candidates[i]), trials, chosen)

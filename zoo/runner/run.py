@@ -392,8 +392,11 @@ def _compress(recipe: Recipe, model: Any, splits: Mapping[str, Any], device: str
     texts = list((target or source).inputs[:THROUGHPUT_TEXTS])
 
     def run_texts(m: Any, chunk: Any) -> Any:  # what a user runs: tokenize, batch, encode, head
-        if hasattr(m.backbone, "encode"):
-            return m.head(m.backbone.encode(chunk, batch_size=recipe.backbone.batch_size, convert_to_numpy=False))
+        backbone = getattr(m, "backbone", None)
+        if backbone is not None and backbone is not m and hasattr(backbone, "encode") and hasattr(m, "head"):
+            return m.head(backbone.encode(chunk, batch_size=recipe.backbone.batch_size, convert_to_numpy=False))
+        if hasattr(m, "encode"):  # e.g. an ONNX Runtime graph of the whole model
+            return m.encode(chunk, batch_size=recipe.backbone.batch_size)
         return predict(m, chunk, batch_size=recipe.backbone.batch_size, device=device)
 
     result = run_passes([(c.name, dict(c.options)) for c in recipe.compression], model, evaluate=evaluate,
