@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads, for every step")
     ap.add_argument("--quick", action="store_true", help="small smoke run (1000/500 sentences, 300 for students)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", default=None, help="run only the rows whose label contains this text (and the baseline)")
+    ap.add_argument("--only", default=None, help="comma-separated row labels to run (besides the baseline)")
     args = ap.parse_args(argv)
     if args.quick:
         args.train, args.test, args.distill_texts, args.epochs, args.repeats = 1000, 500, 300, 1, 3
@@ -192,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
          [("distill", {**student, "objective": "logits", "temperature": 2.0, "alpha": 0.5})], "classifier"),
     ]
     if args.only:
-        variants = [v for v in variants if args.only in v[0]]
+        wanted = {label.strip() for label in args.only.split(",")}
+        unknown = wanted - {v[0] for v in variants}
+        if unknown:
+            ap.error(f"--only: no rows labelled {sorted(unknown)}; labels: {[v[0] for v in variants]}")
+        variants = [v for v in variants if v[0] in wanted]
 
     rows: list[Any] = []
     models: dict[str, Any] = {}

@@ -9,14 +9,17 @@ from typing import Any
 
 from zoo import hookimpl
 
-__all__ = ["write_run", "write_runs", "ExtraPlugin", "catalog_manager", "IMAGE_BACKBONE"]
+__all__ = ["write_run", "write_runs", "ExtraPlugin", "catalog_manager", "IMAGE_BACKBONE", "RUN_IDS", "REPRODUCTION_ID",
+           "build_test_site", "HOSTILE_DOC"]
 
 MINILM_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
 MINILM_WEIGHTS = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
 def write_run(root: Path, *, run_id: str, backbone: str, revision: str, data_dir: str, metrics: dict[str, Any],
-              finished_at: str, recipe: str = "banking77-probe") -> Path:
+              finished_at: str, recipe: str = "banking77-probe", data_extra: dict[str, Any] | None = None,
+              source: str | None = None, history: list[dict[str, Any]] | None = None,
+              confusion: tuple[list[str], list[list[int]]] | None = None) -> Path:
     """A finished run directory with a ``record.json`` shaped like the runner's (zoo/runner/run.py)."""
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
@@ -29,13 +32,13 @@ def write_run(root: Path, *, run_id: str, backbone: str, revision: str, data_dir
         "started_at": finished_at.replace(":41Z", ":12Z"),
         "finished_at": finished_at,
         "recipe": {
-            "source": f"/home/user/experiments/{recipe}.toml",
+            "source": source or f"/home/user/experiments/{recipe}.toml",
             "base_dir": "/home/user/experiments",
             "overrides": [],
             "resolved": {"name": recipe, "backbone": {"name": backbone},
-                         "data": {"loader": "csv", "options": {"train": f"{data_dir}/train.csv",
-                                                               "test": f"{data_dir}/test.csv",
-                                                               "label_column": "category"}},
+                         "data": {"loader": "csv", **(data_extra or {}),
+                                  "options": {"train": f"{data_dir}/train.csv", "test": f"{data_dir}/test.csv",
+                                              "label_column": "category"}},
                          "evaluators": [{"name": "logistic-probe"}]},
         },
         "backbone": {"name": backbone, "repo_id": "sentence-transformers/all-MiniLM-L6-v2", "revision": revision,
@@ -59,22 +62,53 @@ def write_run(root: Path, *, run_id: str, backbone: str, revision: str, data_dir
         "metrics": metrics,
         "timings": {"total": 41.2},
         "zoo_version": "0.1.0",
+        "environment": {"python": "3.11.2", "torch": "2.13.0+cpu", "platform": "Linux-6.1-x86_64"},
+        "plugins": [{"name": "zoo.default_plugins.probes", "distribution": None, "version": None, "builtin": True}],
+        "evaluations": {k: {"details": {"protocol": "standard"}} for k in metrics if k != "head"},
+        "training": {"history": history} if history else None,
     }
     (run_dir / "record.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    if confusion is not None:
+        names, matrix = confusion
+        key = next(iter(metrics))
+        (run_dir / "confusion.json").write_text(json.dumps({"label_names": names, "matrices": {key: matrix}}),
+                                                encoding="utf-8")
     return run_dir
 
 
+RUN_IDS = ("banking77-probe-20261127T101500Z-a1b2c3", "banking77-probe-20261128T090000Z-d4e5f6",
+           "mr-probe-20261128T120000Z-0a0b0c", "banking77-probe-20261129T080000Z-5e5e5e")
+"""The runs of :func:`write_runs`, ranked ones first; the last one ran on a subset."""
+REPRODUCTION_ID = "banking77-probe-20261130T080000Z-9f9f9f"
+
+# 25 classes: above the 20 the report names on the matrix's axes, so the page lists confused pairs
+_CLASSES = [f"intent_{i:02d}" for i in range(25)]
+_MATRIX = [[(8 if i == j else (3 if j == (i + 1) % 25 and i < 3 else 0)) for j in range(25)] for i in range(25)]
+
+
 def write_runs(root: Path) -> Path:
-    """Three runs: two Banking77 probes of all-minilm-l6-v2 and one of another backbone, plus debris."""
-    write_run(root, run_id="banking77-probe-20261127T101500Z-a1b2c3", backbone="all-minilm-l6-v2",
-              revision=MINILM_REVISION, data_dir="banking77", finished_at="2026-11-27T10:15:41Z",
-              metrics={"logistic-probe": {"accuracy": 0.8149, "macro_f1": 0.8121,
-                                          "accuracy_ci95": [0.8013, 0.8286], "macro_f1_ci95": [0.798, 0.826]}})
-    write_run(root, run_id="banking77-probe-20261128T090000Z-d4e5f6", backbone="all-minilm-l6-v2",
+    """Two Banking77 probes of all-minilm-l6-v2, one of another backbone, a subset run, a reproduction, debris."""
+    first = write_run(root, run_id=RUN_IDS[0], backbone="all-minilm-l6-v2",
+                      revision=MINILM_REVISION, data_dir="banking77", finished_at="2026-11-27T10:15:41Z",
+                      metrics={"logistic-probe": {"accuracy": 0.8149, "macro_f1": 0.8121,
+                                                  "accuracy_ci95": [0.8013, 0.8286], "macro_f1_ci95": [0.798, 0.826]}},
+                      confusion=(_CLASSES, _MATRIX))
+    write_run(root, run_id=RUN_IDS[1], backbone="all-minilm-l6-v2",
               revision=MINILM_REVISION, data_dir="banking77", finished_at="2026-11-28T09:00:41Z",
               metrics={"head": {"accuracy": 0.7011, "macro_f1": 0.6902, "accuracy_ci95": [0.684, 0.717],
-                                "split": "test"}})
-    write_run(root, run_id="mr-probe-20261128T120000Z-0a0b0c", backbone="not-in-registry",
+                                "split": "test"}},
+              history=[{"epoch": 0, "train_loss": 2.1, "val_loss": 1.9, "val_accuracy": 0.52},
+                       {"epoch": 1, "train_loss": 1.2, "val_loss": 1.3, "val_accuracy": 0.66}],
+              confusion=(["activate_my_card", "age_limit", "card_arrival"], [[30, 2, 1], [4, 25, 0], [0, 3, 28]]))
+    write_run(root, run_id=RUN_IDS[3], backbone="all-minilm-l6-v2",
+              revision=MINILM_REVISION, data_dir="banking77", finished_at="2026-11-29T08:00:41Z",
+              metrics={"logistic-probe": {"accuracy": 0.9001, "macro_f1": 0.9}},
+              data_extra={"max_train": 500, "max_test": 200})
+    write_run(root / "reproductions", run_id=REPRODUCTION_ID, backbone="all-minilm-l6-v2",
+              revision=MINILM_REVISION, data_dir="banking77", finished_at="2026-11-30T08:00:41Z",
+              metrics={"logistic-probe": {"accuracy": 0.8149, "macro_f1": 0.8121}},
+              source=str(first / "recipe.toml"))
+    write_run(root, run_id=RUN_IDS[2], backbone="not-in-registry",
               revision="0" * 40, data_dir="MR", finished_at="2026-11-28T12:00:41Z", recipe="mr-probe",
               metrics={"logistic-probe": {"accuracy": 0.7315, "macro_f1": 0.7301}})
     (root / "broken-run").mkdir()
@@ -108,6 +142,7 @@ IMAGE_BACKBONE = {
     "embedding_dim": 192,
     "description": "A tiny vision transformer contributed by a plugin <script>alert(1)</script> for catalog tests.",
     "tags": ["vision", "patch16"],
+    "paper": "javascript:alert(document.domain)",
     "input": {"image_size": [224, 224], "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
 }
 
@@ -135,3 +170,33 @@ def catalog_manager(*extra: Any):
         pm.register(plugin, f"extra-plugin-{i}" if i else "extra-plugin", distribution="zoo-extra-test",
                     version="0.3.1")
     return pm
+
+
+HOSTILE_DOC = """# Links from a guide page
+
+A [script link](javascript:alert(1)), a [data link](data:text/html,hi), a
+[vbscript link](vbscript:msgbox), a [fine link](https://example.org/) and a [page](quickstart.md).
+
+<a href="javascript:alert(2)">raw anchor</a>
+"""
+
+
+def build_test_site(base: Path, *, docs: Path) -> tuple[Path, Any]:
+    """The site the catalog tests share (one Sphinx build per session): every builtin, an extra
+    plugin with a hostile backbone entry, the runs of :func:`write_runs`, the guide plus a page with
+    unsafe links, and the API reference. Returns the site folder and the build report."""
+    import shutil
+
+    from zoo.catalog import build_site
+    from zoo.config import settings
+    from zoo.plugins import list_backbone_tables
+    from zoo.registry import build_registry
+
+    guide = base / "docs"
+    shutil.copytree(docs, guide)
+    (guide / "unsafe-links.md").write_text(HOSTILE_DOC, encoding="utf-8")
+    pm = catalog_manager(ExtraPlugin())
+    registry = build_registry(settings=settings({}), plugin_tables=lambda: list_backbone_tables(manager=pm))
+    report = build_site(base / "site", runs=[write_runs(base / "runs")], docs_dir=guide, manager=pm,
+                        registry=registry)
+    return base / "site", report

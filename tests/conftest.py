@@ -57,3 +57,15 @@ def warm_cache(minilm_dir):
     import_directory(minilm_dir, repo_id=entry.repo_id, revision=entry.revision, cache_dir=s.hf_cache,
                      lock=LockFile(s.lockfile), entry=entry)
     return entry
+
+
+@pytest.fixture(scope="session")
+def catalog_site(tmp_path_factory):
+    """The documentation site built once per session (Sphinx is slow): ``(site folder, build report)``.
+
+    Skipped, with the reason, when the documentation stack (``transferzoo[catalog]``) is missing.
+    """
+    pytest.importorskip("sphinx", reason='the docs stack is not installed: pip install -e ".[catalog]"')
+    from catalog_support import build_test_site
+
+    return build_test_site(tmp_path_factory.mktemp("catalog"), docs=REPO_ROOT / "docs")

@@ -75,7 +75,7 @@ def test_offline_pull_on_cold_cache_says_what_to_do(capsys, monkeypatch):
     assert code == 1 and "zoo hub import" in err and "zoo pull all-minilm-l6-v2" in err
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list"]])
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["--version"]])
 def test_help_and_list_do_not_import_torch(argv):
     code = (
         "import sys; from zoo.cli.main import main\n"

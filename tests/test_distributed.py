@@ -95,3 +95,32 @@ def test_two_processes_with_half_batches_train_the_weights_of_one_with_full_batc
     for h1, h2 in zip(info1["history"], info2["history"]):  # the loss logged is the global mean
         assert h1["train_loss"] == pytest.approx(h2["train_loss"], abs=1e-5)
         assert h1["val_accuracy"] == pytest.approx(h2["val_accuracy"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_zoo_run_nproc_2_writes_one_run_that_states_the_world_size(tmp_path, shared_data, warm_cache):
+    from safetensors.torch import load_file
+    from test_runner import write_recipe
+
+    # 160 training examples: 5 global batches of 32, each shared 16 + 16 by the two processes
+    recipe = write_recipe(tmp_path, shared_data, max_train=160, max_test=40, epochs=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    dirs = {}
+    for nproc in (1, 2):
+        out = tmp_path / f"out{nproc}"
+        res = subprocess.run([sys.executable, "-m", "zoo", "run", str(recipe), "-o", str(out), "--nproc", str(nproc),
+                              "--quiet"], capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        runs = [p for p in out.iterdir()]
+        assert len(runs) == 1 and (runs[0] / "record.json").is_file(), runs  # rank 0 alone wrote
+        dirs[nproc] = runs[0]
+        if nproc == 2:
+            assert res.stdout.count("run ") == 1  # one report, from rank 0
+    rec = {n: json.loads((d / "record.json").read_text()) for n, d in dirs.items()}
+    assert rec[2]["distributed"] == {"world_size": 2, "backend": "gloo", "launcher": "torchrun"}
+    assert rec[1]["distributed"]["world_size"] == 1
+    heads = {n: load_file(str(d / "head.safetensors")) for n, d in dirs.items()}
+    for key in heads[1]:
+        assert (heads[1][key] - heads[2][key]).abs().max().item() <= TOLERANCE, key
+    assert rec[1]["training"]["steps"] == rec[2]["training"]["steps"] == 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import pathlib
+import re
 
 import pytest
 
@@ -51,3 +52,26 @@ def test_check_mode_detects_a_stale_file(tmp_path, capsys):
     out.write_text(out.read_text() + "\nhand edit\n")
     assert main(["hooks", "--check", "-o", str(out)]) == 1
     assert "stale" in capsys.readouterr().err
+
+
+def test_hook_reference_has_no_rest_markup_left():
+    """The generated Markdown shows no reST table rules or roles (they render as garbage)."""
+    text = re.sub(r"^```.*$", "", DOC.read_text(encoding="utf-8"), flags=re.M)  # code fences are fine
+    assert "=====" not in text and ":class:`" not in text and ":func:`" not in text and "``" not in text
+    assert "- `head`: a `HeadBuilder`" in text
+
+
+def test_plugins_info_prints_docstrings_without_rest_roles(capsys):
+    from zoo._text import rst_to_plain
+    from zoo.cli.main import build_parser
+    from zoo.config import settings
+    from zoo.plugins import make_manager
+
+    assert rst_to_plain("use :meth:`DatasetBundle.folds`, :class:`~zoo.contracts.FreezeReport` and ``C``::\n") == \
+        "use DatasetBundle.folds, FreezeReport and C:\n"
+    parser = build_parser(make_manager(entry_points=False, settings=settings({})))
+    for name in ("logistic-probe", "zoo.default_plugins.datasets", "mteb-classification"):
+        args = parser.parse_args(["plugins", "info", name])
+        assert args._run(args) == 0
+        out = capsys.readouterr().out
+        assert "``" not in out and not re.search(r":(class|func|meth|mod|attr):`", out), out

@@ -190,6 +190,22 @@ def test_ort_dynamic_int8_pass_has_its_row_in_the_tradeoff_table(tiny_run, warm_
         check_order(["ort-dynamic-int8", "prune-heads"])
 
 
+@pytest.mark.slow
+def test_a_recipe_runs_ort_dynamic_int8_and_records_its_row(tmp_path, shared_data, warm_cache):
+    from zoo.runner import load_recipe, run_recipe
+
+    extra = '\n[[compression]]\nname = "ort-dynamic-int8"\n'
+    recipe = load_recipe(write_recipe(tmp_path, shared_data, max_train=160, max_test=80, epochs=2, extra=extra))
+    rec = run_recipe(recipe, progress=False, verbose=False).record
+    rows = rec["compression"]["tradeoffs"]
+    assert [r["pass_name"] for r in rows] == ["baseline", "ort-dynamic-int8"]
+    assert rows[1]["size_bytes"] < 0.7 * rows[0]["size_bytes"] and rows[1]["throughput"] > 0
+    assert rec["compression"]["passes"][0]["info"]["onnx_bytes_int8"] > 0
+    # the head and the probe ran on the ONNX Runtime model: logits for the head, pooled embeddings for the probe
+    assert abs(rec["metrics"]["head"]["accuracy"] - rows[1]["metric"]) < 1e-9
+    assert rec["metrics"]["logistic-probe"]["accuracy"] > 0.5
+
+
 # --- Hub ----------------------------------------------------------------------------------
 
 

@@ -176,3 +176,14 @@ def test_two_workers_share_one_journal_with_disjoint_trials(tmp_path):
     assert len(rows) == 8 and all(r["state"] == "COMPLETE" for r in rows)
     by_worker = {r["number"]: r["user_attrs"]["zoo:worker"]["worker"] for r in rows}
     assert {n for n, w in by_worker.items() if w == "w0"} == ran[0]
+
+
+def test_hyperband_pruner_follows_the_epoch_budget(tmp_path):
+    from search_support import digits_objective, space
+    from zoo.search.optuna_study import StudySettings, run_worker, study_attrs
+
+    s = StudySettings(trials=8, seed=1, pruner="hyperband", startup_trials=2, max_epochs=4)
+    res = run_worker(tmp_path, name="digits", settings=s, space=space(), objective=digits_objective())
+    assert len(res.trials) == 8 and {state for _, state in res.trials} <= {"COMPLETE", "PRUNED"}
+    pruner = study_attrs(tmp_path, name="digits")["zoo:settings"]["pruner"]
+    assert pruner == {"name": "HyperbandPruner", "min_resource": 1, "max_resource": 4, "reduction_factor": 3}

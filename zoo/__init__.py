@@ -5,7 +5,11 @@ Importing ``zoo`` is cheap: torch is imported only when a model is built.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the lazily imported names with their signatures
+    from .builder import create_model, load_backbone
+    from .registry import BackboneEntry, backbone_info, get_registry, list_backbones
 
 __version__ = "0.1.0"
 
@@ -15,6 +19,7 @@ __all__ = [
     "list_backbones",
     "backbone_info",
     "load_backbone",
+    "create_model",
     "get_registry",
     "BackboneEntry",
 ]
@@ -26,6 +31,7 @@ _LAZY = {
     "get_registry": ("zoo.registry", "get_registry"),
     "BackboneEntry": ("zoo.registry", "BackboneEntry"),
     "load_backbone": ("zoo.builder", "load_backbone"),
+    "create_model": ("zoo.builder", "create_model"),
 }
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .config import settings as _settings
 from .errors import DeviceError, did_you_mean
 
-__all__ = ["load_backbone", "resolve_device"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .runner.model import TransferModel
+
+__all__ = ["load_backbone", "create_model", "resolve_device"]
 
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -71,4 +74,58 @@ def load_backbone(name: str, *, device: str | None = "cpu", offline: bool | None
     model = arch.obj(entry, resolved, device=device)
     model.pretrained_cfg = entry
     model.resolved = resolved
+    return model
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int,
+    head: str = "linear",
+    freezing: str = "all-but-head",
+    head_options: Mapping[str, Any] | None = None,
+    freezing_options: Mapping[str, Any] | None = None,
+    device: str | None = "cpu",
+    offline: bool | None = None,
+    seed: int | None = None,
+) -> TransferModel:
+    """A pretrained backbone with a new head, freezing applied: the zoo's parts without a recipe.
+
+    Like ``timm.create_model(name, num_classes=N)``::
+
+        model = zoo.create_model("all-minilm-l6-v2", num_classes=77, freezing="first-k",
+                                 freezing_options={"k": 4})
+        logits = model(model.backbone.tokenize(["I lost my card"]))   # (1, 77)
+
+    The backbone is loaded and verified as :func:`load_backbone` does; the head and the freezing
+    policy are the plugin components of those names (``zoo plugins list --all``), with options
+    validated as a recipe's are. Parameters are named ``backbone.*`` and ``head.*``. The result
+    also carries ``freeze_report`` (a :class:`zoo.contracts.FreezeReport`), ``pretrained_cfg``
+    and ``num_classes``. ``seed`` seeds the head's initialization (default: torch's global RNG).
+
+    Raises:
+        OptionsError: ``num_classes`` is not a positive integer, or an option does not validate.
+        UnknownComponentError: no installed plugin provides ``head`` or ``freezing``.
+        UnknownBackboneError, DeviceError, HubError: as :func:`load_backbone`.
+    """
+    from .errors import OptionsError
+    from .plugins import get_component, validate_options
+    from .runner.model import TransferModel
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise OptionsError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    head_c = get_component("head", head)
+    freeze_c = get_component("freezing", freezing)
+    head_opts = validate_options(head_c, head_options)
+    freeze_opts = validate_options(freeze_c, freezing_options)
+    backbone = load_backbone(name, device=device, offline=offline)
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
+    model = TransferModel(backbone, head_c.obj(backbone.embedding_dim, num_classes, head_opts))
+    model.to(next(backbone.parameters()).device)
+    model.freeze_report = freeze_c.obj(model, freeze_opts, head_prefix="head")
+    model.pretrained_cfg = backbone.pretrained_cfg
+    model.num_classes = num_classes
     return model

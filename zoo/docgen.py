@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from . import contracts, hookspecs
+from ._text import rst_to_markdown
 from .plugins import KINDS, describe_options, list_components, load_failures, make_manager
 from .plugins._components import KIND_HOOKS
 
 __all__ = ["hook_specs", "render_hooks", "main"]
 
 DEFAULT_OUTPUT = Path("docs") / "hooks.md"
-
-_ROLE = re.compile(r":(?:class|func|mod|data|meth|exc|attr):`~?([^`]+)`")
-
 
 def hook_specs() -> list[tuple[str, Callable[..., Any], dict]]:
     """``(name, function, spec options)`` of every hook, in the order of :mod:`zoo.hookspecs`."""
@@ -33,8 +30,8 @@ def hook_specs() -> list[tuple[str, Callable[..., Any], dict]]:
 
 
 def _md(text: str) -> str:
-    """reST-flavoured docstring text to Markdown: ``code`` -> `code`, :role:`x` -> `x`."""
-    return _ROLE.sub(lambda m: f"`{m.group(1)}`", text).replace("``", "`").replace("::\n", ":\n")
+    """reST-flavoured docstring text to Markdown (see :func:`zoo._text.rst_to_markdown`)."""
+    return rst_to_markdown(text)
 
 
 def _cell(value: Any) -> str:

@@ -1,108 +1,49 @@
-"""The catalog's stylesheet and the index page's search-and-filter script (no CDN, no build step).
+"""The site's own static files, added to Furo's: a small stylesheet and two scripts (no CDN).
 
-The script is plain JavaScript embedded in ``index.html``: it reads ``data-*`` attributes of the
-table rows that the server-side render already wrote, so the list works without JavaScript and
-the filters only hide rows. Initial values come from the query string
-(``index.html?q=minilm&modality=text``), which also works from ``file://``.
+``zoo-filter.js`` filters the backbone table (``backbones/index.html``) by the ``data-*``
+attributes the page already holds, so the table works without JavaScript and the filters only
+hide rows; initial values come from the query string (``?q=minilm&modality=text``).
+``zoo-compare.js`` shows the runs ticked on ``results/compare.html`` side by side, from the JSON
+the page embeds; the selection lives in the query string (``?runs=A,B``). Both write text with
+``textContent`` only, never markup, and do nothing on pages without their elements.
 """
 
 from __future__ import annotations
 
-__all__ = ["CSS", "INDEX_JS"]
+__all__ = ["STATIC_FILES"]
 
 CSS = """\
-:root {
-  --fg: #1d232b; --muted: #5b6573; --bg: #ffffff; --panel: #f5f7fa; --line: #dde2e8;
-  --accent: #1f5fbf; --accent-bg: #e8f0fc; --ok: #1a7f37; --ok-bg: #e6f4ea; --warn: #8a5a00;
-  --warn-bg: #fff4dc; --bad: #b42318; --bad-bg: #fdecea;
-  --mono: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace;
-}
-* { box-sizing: border-box; }
-[hidden] { display: none !important; }
-html { font-size: 16px; }
-body { margin: 0; color: var(--fg); background: var(--bg); line-height: 1.55;
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
-a { color: var(--accent); text-decoration: none; }
-a:hover { text-decoration: underline; }
-header.site { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 2rem;
-  padding: .75rem 2rem; border-bottom: 1px solid var(--line); background: var(--panel); }
-header.site .brand { font-weight: 700; font-size: 1.15rem; color: var(--fg); }
-header.site .brand span { font-weight: 400; color: var(--muted); }
-header.site nav { display: flex; flex-wrap: wrap; gap: 1.25rem; }
-header.site nav a { color: var(--muted); text-transform: capitalize; padding: .15rem 0; }
-header.site nav a[aria-current="page"] { color: var(--fg); border-bottom: 2px solid var(--accent); }
-main { max-width: 72rem; margin: 0 auto; padding: 1.5rem 2rem 3rem; }
-footer { max-width: 72rem; margin: 0 auto; padding: 1rem 2rem 2rem; color: var(--muted);
-  font-size: .85rem; border-top: 1px solid var(--line); }
-h1 { font-size: 1.8rem; margin: .5rem 0 .25rem; line-height: 1.25; }
-h2 { font-size: 1.3rem; margin: 2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 1px solid var(--line); }
-h3 { font-size: 1.08rem; margin: 1.5rem 0 .5rem; }
-p.lead { color: var(--muted); font-size: 1.05rem; margin-top: .25rem; }
-code { font-family: var(--mono); font-size: .88em; background: var(--panel); padding: .1em .3em;
-  border-radius: 4px; }
-pre { background: #0f1720; color: #e6edf3; padding: .9rem 1rem; border-radius: 6px; overflow-x: auto;
-  line-height: 1.45; }
-pre code { background: none; padding: 0; color: inherit; font-size: .86rem; }
-.table-wrap { overflow-x: auto; margin: .5rem 0 1rem; }
-table { border-collapse: collapse; width: 100%; font-size: .93rem; }
-th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: var(--panel); font-weight: 600; white-space: nowrap; }
-tbody tr:hover { background: #fafbfd; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td code.hash, .hash { font-family: var(--mono); font-size: .8rem; word-break: break-all; }
-.badge { display: inline-block; font-size: .75rem; padding: .05rem .5rem; border-radius: 999px;
-  background: var(--panel); border: 1px solid var(--line); color: var(--muted); white-space: nowrap; }
-.badge.verified { background: var(--ok-bg); color: var(--ok); border-color: #b7dfc3; }
-.badge.tofu { background: var(--warn-bg); color: var(--warn); border-color: #f0d9a8; }
-.badge.error { background: var(--bad-bg); color: var(--bad); border-color: #f3c2bd; }
-.badge.kind { background: var(--accent-bg); color: var(--accent); border-color: #c6d8f5; }
-.badges { display: flex; flex-wrap: wrap; gap: .4rem; margin: .4rem 0 1rem; }
-dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1.25rem; margin: .5rem 0 1rem; }
-dl.meta dt { color: var(--muted); }
-dl.meta dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
-.filters { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .75rem 1rem;
-  padding: 1rem; background: var(--panel); border: 1px solid var(--line); border-radius: 8px; margin: 1rem 0; }
-.filters label { display: flex; flex-direction: column; gap: .2rem; font-size: .82rem; color: var(--muted); }
-.filters .search { grid-column: 1 / -1; }
-.filters input, .filters select { font: inherit; font-size: .95rem; padding: .35rem .5rem; color: var(--fg);
-  border: 1px solid #c5ccd6; border-radius: 6px; background: #fff; }
-.filters .range { display: flex; gap: .4rem; align-items: center; }
-.filters .range input { width: 100%; }
-.filters button { font: inherit; align-self: end; justify-self: start; padding: .35rem .8rem; border: 1px solid #c5ccd6;
-  border-radius: 6px; background: #fff; cursor: pointer; }
-.count { color: var(--muted); margin: .25rem 0; }
-.empty { padding: 1rem; color: var(--muted); font-style: italic; }
-.desc { color: var(--muted); }
-#backbones td:first-child, #backbones td:nth-child(6) { white-space: nowrap; }
-td:has(> .num) { text-align: right; font-variant-numeric: tabular-nums; }
-.note { color: var(--muted); font-size: .9rem; }
-.doc { white-space: pre-wrap; background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
-  padding: .75rem 1rem; font-size: .92rem; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); gap: 1rem; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; }
-.card h3 { margin: 0 0 .3rem; }
-.docs-layout { display: grid; grid-template-columns: 13rem 1fr; gap: 2.5rem; }
-.docs-layout aside ul { list-style: none; padding: 0; margin: .5rem 0; position: sticky; top: 1rem; }
-.docs-layout aside li { margin: .2rem 0; }
-.docs-layout aside a[aria-current="page"] { font-weight: 600; color: var(--fg); }
-.prose { min-width: 0; }
-.prose h1 { margin-top: 0; }
-.prose blockquote { margin: 1rem 0; padding: .25rem 1rem; border-left: 4px solid var(--line); color: var(--muted); }
-.dead-link { border-bottom: 1px dotted var(--muted); }
-@media (max-width: 50rem) {
-  main { padding: 1rem; }
-  .docs-layout { grid-template-columns: 1fr; }
-  header.site { padding: .75rem 1rem; }
-}
+.zoo-filters { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .6rem 1rem;
+  padding: .8rem; border: 1px solid var(--color-background-border); border-radius: 6px; margin: 1rem 0;
+  background: var(--color-background-secondary); }
+.zoo-filters label { display: flex; flex-direction: column; gap: .2rem; font-size: .8rem;
+  color: var(--color-foreground-secondary); min-width: 0; }
+.zoo-filters .zoo-search { grid-column: 1 / -1; }
+.zoo-filters input, .zoo-filters select, .zoo-filters button { font: inherit; font-size: .9rem; padding: .3rem .45rem;
+  color: var(--color-foreground-primary); background: var(--color-background-primary);
+  border: 1px solid var(--color-background-border); border-radius: 4px; min-width: 0; }
+.zoo-filters .zoo-range { display: flex; gap: .4rem; }
+.zoo-filters .zoo-range input { width: 100%; }
+.zoo-filters button { align-self: end; justify-self: start; cursor: pointer; }
+.zoo-count, .zoo-empty { color: var(--color-foreground-secondary); }
+table.zoo-table td:first-child { white-space: nowrap; }
+table.zoo-table tr.zoo-diff td { background: var(--color-admonition-title-background--note, rgba(68,138,255,.1)); }
+.zoo-pick ul { list-style: none; padding-left: 0; margin: .25rem 0; }
+.zoo-pick li { overflow-wrap: anywhere; }
+.zoo-pick { border: 1px solid var(--color-background-border); border-radius: 6px; }
+article code.literal { overflow-wrap: anywhere; }
+article img { max-width: 100%; height: auto; }
 """
 
-INDEX_JS = """\
+FILTER_JS = """\
 (function () {
   "use strict";
+  var table = document.querySelector("table#backbones.zoo-table");
+  if (!table) { return; }  // another page (a guide page may have a "backbones" heading)
   var ids = ["q", "modality", "license", "architecture", "integrity", "pmin", "pmax"];
   var el = {};
   ids.forEach(function (id) { el[id] = document.getElementById(id); });
-  var rows = Array.prototype.slice.call(document.querySelectorAll("#backbones tbody tr"));
+  var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
   var count = document.getElementById("count");
   var empty = document.getElementById("empty");
 
@@ -145,3 +86,103 @@ INDEX_JS = """\
   apply();
 })();
 """
+
+COMPARE_JS = """\
+(function () {
+  "use strict";
+  var source = document.getElementById("zoo-runs");
+  if (!source) { return; }
+  var runs = JSON.parse(source.textContent);
+  var byId = {};
+  runs.forEach(function (r) { byId[r.id] = r; });
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("input[name=run]"));
+  var table = document.getElementById("zoo-compare");
+  var hint = document.getElementById("zoo-compare-hint");
+  var wanted = (new URLSearchParams(window.location.search).get("runs") || "").split(",");
+  boxes.forEach(function (b) {
+    b.checked = wanted.indexOf(b.value) !== -1;
+    b.addEventListener("change", render);
+  });
+
+  function text(v) {
+    if (v === null || v === undefined || v === "") { return ""; }
+    if (typeof v === "object") {
+      return Object.keys(v).sort().map(function (k) { return k + " = " + v[k]; }).join(", ");
+    }
+    return String(v);
+  }
+
+  function row(label, values, isHeader) {
+    var tr = document.createElement("tr");
+    var th = document.createElement("th");
+    th.textContent = label;
+    tr.appendChild(th);
+    values.forEach(function (v) {
+      var td = document.createElement(isHeader ? "th" : "td");
+      if (v && v.href) {
+        var a = document.createElement("a");
+        a.href = v.href;
+        a.textContent = v.text;
+        td.appendChild(a);
+      } else {
+        td.textContent = text(v);
+      }
+      tr.appendChild(td);
+    });
+    var plain = values.map(function (v) { return v && v.href ? v.text : text(v); });
+    if (!isHeader && plain.some(function (v) { return v !== plain[0]; })) { tr.className = "zoo-diff"; }
+    return tr;
+  }
+
+  function render() {
+    var picked = boxes.filter(function (b) { return b.checked; }).map(function (b) { return byId[b.value]; });
+    var ids = picked.map(function (r) { return r.id; });
+    if (window.history && window.history.replaceState) {
+      var url = window.location.pathname + (ids.length ? "?runs=" + ids.map(encodeURIComponent).join(",") : "");
+      try { window.history.replaceState(null, "", url); } catch (e) { /* file:// in some browsers */ }
+    }
+    while (table.firstChild) { table.removeChild(table.firstChild); }
+    table.hidden = picked.length < 2;
+    hint.hidden = picked.length >= 2;
+    if (picked.length < 2) { return; }
+    var head = document.createElement("thead");
+    head.appendChild(row("Run", picked.map(function (r) { return {href: r.href, text: r.id}; }), true));
+    table.appendChild(head);
+    var body = document.createElement("tbody");
+    var fields = [["Recipe", "recipe"], ["Backbone", "backbone"], ["Task", "task"], ["Finished (UTC)", "created"],
+                  ["Seed", "seed"], ["Data subset", "subset"], ["Reproduces", "reproduces"]];
+    fields.forEach(function (f) {
+      body.appendChild(row(f[0], picked.map(function (r) { return r[f[1]]; })));
+    });
+    var keys = {};
+    picked.forEach(function (r) {
+      Object.keys(r.metrics).forEach(function (ev) {
+        Object.keys(r.metrics[ev]).forEach(function (k) { keys[ev + "\\u0000" + k] = [ev, k]; });
+      });
+    });
+    Object.keys(keys).sort().forEach(function (key) {
+      var ev = keys[key][0], k = keys[key][1];
+      body.appendChild(row((ev ? ev + ": " : "") + k, picked.map(function (r) {
+        return (r.metrics[ev] || {})[k];
+      })));
+    });
+    var evs = {};
+    picked.forEach(function (r) { Object.keys(r.evaluators).forEach(function (ev) { evs[ev] = true; }); });
+    Object.keys(evs).sort().forEach(function (ev) {
+      body.appendChild(row(ev + ": options", picked.map(function (r) { return r.evaluators[ev]; })));
+    });
+    table.appendChild(body);
+  }
+
+  render();
+})();
+"""
+
+FAVICON = """\
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f5fbf"/>
+<path d="M9 10h14L9 22h14" fill="none" stroke="#fff" stroke-width="3" stroke-linejoin="round"/></svg>
+"""
+
+STATIC_FILES: dict[str, str] = {"zoo.css": CSS, "zoo-filter.js": FILTER_JS, "zoo-compare.js": COMPARE_JS,
+                                "favicon.svg": FAVICON}
+"""``_static/NAME: text`` of the files the site adds to the theme's."""

@@ -15,10 +15,10 @@ from typing import Any, Iterable
 from .runs import collect_runs, leaderboards
 
 __all__ = ["collect_catalog", "collect_backbones", "collect_components", "collect_plugins", "collect_docs",
-           "slug", "DOC_ORDER"]
+           "slug", "first_heading", "DOC_ORDER"]
 
 DOC_ORDER: tuple[str, ...] = (
-    "index", "installation", "quickstart", "registry", "offline", "reproducibility", "components",
+    "index", "installation", "quickstart", "registry", "offline", "recipes", "reproducibility", "components",
     "writing-plugins", "hooks",
 )
 """Guide pages in reading order; other ``docs/*.md`` pages follow alphabetically."""
@@ -109,8 +109,6 @@ def collect_docs(docs_dir: Path | None) -> list[dict[str, str]]:
     """The Markdown pages of ``docs_dir`` (name, title, text), guide pages first."""
     if docs_dir is None or not Path(docs_dir).is_dir():
         return []
-    from .markdown import first_heading
-
     pages = {p.stem: p for p in sorted(Path(docs_dir).glob("*.md"))}
     order = [n for n in DOC_ORDER if n in pages] + sorted(n for n in pages if n not in DOC_ORDER)
     out = []
@@ -119,6 +117,17 @@ def collect_docs(docs_dir: Path | None) -> list[dict[str, str]]:
         out.append({"name": name, "title": first_heading(text) or name.replace("-", " ").capitalize(),
                     "text": text})
     return out
+
+
+def first_heading(text: str) -> str | None:
+    """The text of the first ``# heading`` of a Markdown document (outside code fences)."""
+    fenced = False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and re.match(r"^#\s+\S", line):
+            return line[1:].strip().rstrip("#").strip()
+    return None
 
 
 def collect_catalog(

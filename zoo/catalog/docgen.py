@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .._atomic import write_text_atomic
-from .layout import fmt_default
+from .markup import fmt_default
 from .snippets import RECIPE_TABLES, component_toml
 
 __all__ = ["GENERATED", "generated_pages", "write_docs", "stale_docs", "components_markdown", "main"]

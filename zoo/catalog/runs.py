@@ -1,16 +1,22 @@
-"""Read run records (``record.json`` in each run directory) and rank them per dataset.
+"""Read run records (``record.json`` in each run directory) and rank them by task and protocol.
 
 A record is read leniently: the catalog shows whatever is there and never fails on a record
 from an older or newer runner. The keys used, all optional (see :mod:`zoo.runner.record`)::
 
-    run_id, name (the recipe's), created_utc | finished_at | started_at,
-    recipe (a name, or a table with "name" or "resolved" = the recipe itself),
-    backbone {name, repo_id, revision, files | sha256},
-    dataset {name, loader, options, files [{path, ...}], fingerprint},
-    metrics {EVALUATOR: {accuracy, macro_f1, accuracy_ci95 | ci95, ...}}
+    run_id, name (the recipe's), description, created_utc | finished_at | started_at,
+    recipe {source, base_dir, overrides, resolved} (or just a name),
+    backbone {name, repo_id, revision, files | sha256, weights_digest},
+    dataset {name, loader, options, files [{role, path, sha256, size}], fingerprint, used},
+    metrics {EVALUATOR: {accuracy, macro_f1, accuracy_ci95, ...}},
+    evaluations {EVALUATOR: {details {protocol, ...}}}, environment, plugins, components,
+    seed, device, training {history}
 
 A dataset without a ``name`` is named after the folder holding its files (``banking77``), or
 its loader's ``name`` option (``sklearn``: ``digits``), or its loader and fingerprint.
+
+A run made by ``zoo reproduce`` re-runs the original's ``recipe.toml``, so its recipe source is
+``<original run dir>/recipe.toml``: that is how a reproduction is told apart. Reproductions are
+shown on the original's page and never ranked.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ import json
 from pathlib import Path, PurePath
 from typing import Any, Iterable
 
-__all__ = ["collect_runs", "normalize_record", "leaderboards", "RANK_METRIC"]
+__all__ = ["collect_runs", "normalize_record", "leaderboards", "RANK_METRIC", "SUBSET_KEYS", "board_id"]
 
 RANK_METRIC = "accuracy"
 """The metric leaderboards are sorted by (descending); rows without it sort last."""
+
+SUBSET_KEYS = ("max_train", "max_validation", "max_test")
+"""``[data]`` keys that make a run use a subset of the data; such runs are marked."""
 
 
 def _text(value: Any) -> str:
@@ -31,6 +40,10 @@ def _text(value: Any) -> str:
 
 def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _recipe_name(record: dict[str, Any]) -> str:
@@ -47,7 +60,7 @@ def _recipe_name(record: dict[str, Any]) -> str:
 def _dataset_name(dataset: dict[str, Any]) -> str:
     if isinstance(dataset.get("name"), str) and dataset["name"]:
         return dataset["name"]
-    files = [f["path"] for f in dataset.get("files") or () if isinstance(f, dict) and isinstance(f.get("path"), str)]
+    files = [f["path"] for f in _list(dataset.get("files")) if isinstance(f, dict) and isinstance(f.get("path"), str)]
     parents = {PurePath(p.replace("\\", "/")).parent.name for p in files}
     if len(parents) == 1 and "" not in parents:
         return parents.pop()
@@ -70,22 +83,83 @@ def _metrics(raw: Any) -> dict[str, dict[str, Any]]:
     return nested
 
 
+def _evaluators(record: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per metrics key: the evaluator's component name, its recipe options and its protocol."""
+    resolved = _table(_table(record.get("recipe")).get("resolved"))
+    specs = [s for s in _list(resolved.get("evaluators")) if isinstance(s, dict)]
+    evaluations = _table(record.get("evaluations"))
+    out: dict[str, dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        name = _text(spec.get("name"))
+        key = name if name not in seen else f"{name}.{i}"
+        seen.setdefault(name, i)
+        out[key] = {"name": name, "options": _table(spec.get("options"))}
+    for key in metrics:
+        entry = out.setdefault(key, {"name": key.split(".")[0] if key else "", "options": {}})
+        details = _table(_table(evaluations.get(key)).get("details"))
+        protocol = _text(details.get("protocol"))
+        if key == "head" and not protocol:
+            protocol = "trained head"
+        entry["protocol"] = protocol
+    return out
+
+
+def _reproduces(recipe: dict[str, Any]) -> str:
+    source = recipe.get("source")
+    if isinstance(source, str) and PurePath(source.replace("\\", "/")).name == "recipe.toml":
+        return PurePath(source.replace("\\", "/")).parent.name
+    return ""
+
+
 def normalize_record(record: dict[str, Any], *, where: str = "") -> dict[str, Any]:
     """One record reduced to the keys the catalog shows, with safe defaults."""
     backbone, dataset = _table(record.get("backbone")), _table(record.get("dataset"))
+    recipe = _table(record.get("recipe"))
+    resolved = _table(recipe.get("resolved"))
+    data = _table(resolved.get("data"))
+    metrics = _metrics(record.get("metrics"))
+    files = backbone.get("files")
+    training = _table(record.get("training"))
     return {
         "run_id": _text(record.get("run_id")) or where,
         "recipe": _recipe_name(record),
+        "description": _text(record.get("description")),
+        "status": _text(record.get("status")),
         "created_utc": _text(record.get("created_utc") or record.get("finished_at") or record.get("started_at")),
+        "started_at": _text(record.get("started_at")),
         "backbone": {
             "name": _text(backbone.get("name")),
             "repo_id": _text(backbone.get("repo_id")),
             "revision": _text(backbone.get("revision")),
-            "sha256": next((v for v in (backbone.get("files"), backbone.get("sha256"))
-                            if isinstance(v, (str, dict))), None),
+            "files": {str(k): _text(v) for k, v in files.items()} if isinstance(files, dict) else {},
+            "sha256": next((v for v in (files, backbone.get("sha256")) if isinstance(v, (str, dict))), None),
+            "weights_digest": _text(backbone.get("weights_digest")),
         },
-        "dataset": {"name": _dataset_name(dataset), "fingerprint": _text(dataset.get("fingerprint"))},
-        "metrics": _metrics(record.get("metrics")),
+        "dataset": {
+            "name": _dataset_name(dataset),
+            "loader": _text(dataset.get("loader")),
+            "fingerprint": _text(dataset.get("fingerprint")),
+            "files": [{"role": _text(f.get("role")), "path": _text(f.get("path")), "sha256": _text(f.get("sha256")),
+                       "size": f.get("size")} for f in _list(dataset.get("files")) if isinstance(f, dict)],
+            "used": {str(k): _table(v) for k, v in _table(dataset.get("used")).items()},
+            "num_classes": len(_list(dataset.get("label_names"))) or None,
+        },
+        "subset": {k: data[k] for k in SUBSET_KEYS if data.get(k) is not None},
+        "metrics": metrics,
+        "evaluators": _evaluators(record, metrics),
+        "resolved": resolved,
+        "overrides": [_text(o) for o in _list(recipe.get("overrides"))],
+        "reproduces": _reproduces(recipe),
+        "environment": _table(record.get("environment")),
+        "plugins": [p for p in _list(record.get("plugins")) if isinstance(p, dict)],
+        "components": {str(k): v for k, v in _table(record.get("components")).items() if isinstance(v, dict)},
+        "seed": record.get("seed"),
+        "device": _text(record.get("device")),
+        "history": [h for h in _list(training.get("history")) if isinstance(h, dict)],
+        "zoo_version": _text(record.get("zoo_version")),
+        "reproductions": [],
+        "dir": "",
     }
 
 
@@ -95,7 +169,8 @@ def _record_files(paths: Iterable[Path]) -> list[Path]:
         if p.is_file():
             files.append(p)
         elif p.is_dir():
-            files.extend(sorted(p.rglob("record.json")))
+            files.extend(sorted(f for f in p.rglob("record.json")
+                                if not any(part.endswith(".partial") for part in f.relative_to(p).parts[:-1])))
     return files
 
 
@@ -103,7 +178,8 @@ def collect_runs(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]
     """Every readable record under ``paths`` (files, run directories or folders of runs).
 
     Returns ``(records, warnings)``: unreadable files are skipped with a warning; a run id
-    seen twice is kept once. Records are sorted newest first.
+    seen twice is kept once; interrupted runs (``*.partial`` folders) are not read. Records are
+    sorted newest first; each original lists the run ids of its reproductions.
     """
     records: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
@@ -117,7 +193,14 @@ def collect_runs(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]
             warnings.append(f"{path}: skipped, a record is a JSON object")
             continue
         rec = normalize_record(data, where=path.parent.name)
+        rec["dir"] = str(path.parent)
         records.setdefault(rec["run_id"], rec)
+    for rec in records.values():
+        original = records.get(rec["reproduces"]) if rec["reproduces"] != rec["run_id"] else None
+        if original is None:
+            rec["reproduces"] = ""
+        else:
+            original["reproductions"].append(rec["run_id"])
     ordered = sorted(records.values(), key=lambda r: r["run_id"])
     ordered.sort(key=lambda r: r["created_utc"], reverse=True)
     return ordered, warnings
@@ -130,21 +213,40 @@ def _rank_key(row: dict[str, Any]) -> tuple[int, float]:
     return (1, 0.0)
 
 
-def leaderboards(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """``{dataset name: rows}``: one row per (run, evaluator), best ``accuracy`` first."""
-    boards: dict[str, list[dict[str, Any]]] = {}
+def board_id(task: str, evaluator: str, protocol: str, options: dict[str, Any]) -> str:
+    """A stable key of one leaderboard: the task, the evaluator and its protocol and options."""
+    return json.dumps([task, evaluator, protocol, options], sort_keys=True, default=str)
+
+
+def leaderboards(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One board per (task, evaluator, protocol, options), best ``accuracy`` first.
+
+    Each board is ``{"task", "evaluator", "protocol", "options", "rows"}``; a row is one run's
+    metrics of that evaluator. Reproductions are left out (they are shown on the original's page).
+    """
+    boards: dict[str, dict[str, Any]] = {}
     for rec in records:
-        for evaluator, metrics in rec["metrics"].items():
-            boards.setdefault(rec["dataset"]["name"], []).append({
+        if rec["reproduces"]:
+            continue
+        for key, metrics in rec["metrics"].items():
+            ev = rec["evaluators"].get(key, {"name": key, "options": {}, "protocol": ""})
+            task = rec["dataset"]["name"]
+            bid = board_id(task, ev["name"], ev.get("protocol", ""), ev["options"])
+            board = boards.setdefault(bid, {"task": task, "evaluator": ev["name"], "protocol": ev.get("protocol", ""),
+                                            "options": ev["options"], "rows": []})
+            board["rows"].append({
                 "run_id": rec["run_id"],
                 "recipe": rec["recipe"],
                 "created_utc": rec["created_utc"],
                 "backbone": rec["backbone"]["name"],
                 "revision": rec["backbone"]["revision"],
                 "fingerprint": rec["dataset"]["fingerprint"],
-                "evaluator": evaluator,
+                "evaluator": key,
+                "subset": rec["subset"],
+                "reproductions": len(rec["reproductions"]),
                 "metrics": metrics,
             })
-    for rows in boards.values():
-        rows.sort(key=_rank_key)
-    return dict(sorted(boards.items()))
+    for board in boards.values():
+        board["rows"].sort(key=_rank_key)
+    return sorted(boards.values(), key=lambda b: (b["task"].lower(), b["evaluator"], b["protocol"],
+                                                  json.dumps(b["options"], sort_keys=True, default=str)))

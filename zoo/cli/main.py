@@ -93,12 +93,14 @@ def _say(message: str) -> None:
 
 
 def _os_message(exc: OSError) -> str:
-    what = exc.strerror or str(exc)
+    if exc.strerror is None:  # raised with a message of its own: FileNotFoundError("... has no record.json")
+        return str(exc)
     where = f" {exc.filename}" if exc.filename else ""
-    return f"cannot use{where}: {what}. Check the path and its permissions."
+    return f"cannot use{where}: {exc.strerror}. Check the path and its permissions."
 
 
 def _run(argv: list[str]) -> int:
+    from .._progress import progress_enabled
     from ..plugins import format_failures, get_manager
 
     manager = get_manager()
@@ -118,7 +120,8 @@ def _run(argv: list[str]) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args._run(args) or 0)
+        with progress_enabled(not getattr(args, "quiet", False)):  # bars on a terminal, lines in a log
+            return int(args._run(args) or 0)
     finally:  # failures recorded while the command ran (a plugin's backbone, hook, ...)
         for line in format_failures(manager)[shown:]:
             print(line, file=sys.stderr)

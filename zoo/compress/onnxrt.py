@@ -5,7 +5,8 @@
 for an encoder), quantizes it with ``onnxruntime.quantization.quantize_dynamic`` (int8 weights,
 activations quantized per batch, like torch's ``dynamic-int8``) and returns an
 :class:`OrtModule`: an ``nn.Module`` called like the original, whose forward runs the quantized
-graph. Its only tensor is the ONNX file itself (a uint8 buffer), so the size in the trade-off
+graph (a transfer model's graph also outputs the pooled ``embeddings``, which :meth:`OrtModule.encode`
+returns). Its only tensor is the ONNX file itself (a uint8 buffer), so the size in the trade-off
 table is the file's size. ONNX Runtime uses as many intra-op threads as torch is set to
 (``torch.get_num_threads()`` at call time), so latency is measured under the same thread setting
 as the torch rows.
@@ -51,12 +52,15 @@ class OrtModule(nn.Module):
         return self.preprocess.tokenize(texts)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, **_: Any) -> np.ndarray:
-        """The output for ``texts`` (embeddings of an encoder, logits of a classifier), batched longest first."""
+        """Embeddings of ``texts`` (the pooled features of a transfer model, the output of an encoder)."""
         from zoo.export.onnx import longest_first
+
+        names = {o.name for o in self._session().get_outputs()}
+        output = "embeddings" if "embeddings" in names else "output"
 
         def run(chunk: list[str]) -> np.ndarray:
             tok = self.tokenize(chunk)
-            return (self(tok) if self.call == "mapping" else self(*(tok[k] for k in self.input_names))).numpy()
+            return self._run({k: tok[k] for k in self.input_names}, output)
 
         return longest_first(texts, batch_size, run)
 
@@ -74,8 +78,11 @@ class OrtModule(nn.Module):
             feeds = {k: batch[k] for k in self.input_names}
         else:
             feeds = dict(zip(self.input_names, args))
+        return torch.from_numpy(self._run(feeds, "output"))
+
+    def _run(self, feeds: Mapping[str, Any], output: str) -> np.ndarray:
         feeds = {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in feeds.items() if v is not None}
-        return torch.from_numpy(self._session().run(None, feeds)[0])
+        return self._session().run([output], feeds)[0]
 
     def onnx_weight_tensors(self) -> Iterator[Tensor]:
         """The graph's weights (int8 and float initializers; not the quantization scales and zero points)."""
@@ -138,19 +145,26 @@ def ort_dynamic_int8(model: nn.Module, *, per_channel: bool = True, reduce_range
         raise CompressionPassError("needs float32 weights", pass_name="ort-dynamic-int8")
     call, names, tensors = _example(model.cpu(), example_inputs)
 
+    # a transfer model also gives its pooled embeddings, so that evaluators after the pass see features
+    two = call == "mapping" and hasattr(model, "embed") and hasattr(model, "head")
+
     class Positional(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = model
 
-        def forward(self, *xs: Tensor) -> Tensor:
+        def forward(self, *xs: Tensor) -> Any:
+            if two:
+                emb = self.inner.embed(dict(zip(names, xs)))
+                return self.inner.head(emb), emb
             return self.inner(dict(zip(names, xs))) if call == "mapping" else self.inner(*xs)
 
+    outputs = ["output", "embeddings"] if two else ["output"]
     axes = {n: ({0: "batch", 1: "sequence"} if t.dim() == 2 and not t.is_floating_point() else {0: "batch"})
             for n, t in zip(names, tensors)}
-    axes["output"] = {0: "batch"}
+    axes.update({o: {0: "batch"} for o in outputs})
     try:
-        data = onnx_bytes(Positional(), tensors, input_names=names, output_names=["output"], dynamic_axes=axes)
+        data = onnx_bytes(Positional(), tensors, input_names=names, output_names=outputs, dynamic_axes=axes)
     except Exception as exc:
         raise CompressionPassError(f"torch.onnx.export failed: {exc}", pass_name="ort-dynamic-int8") from exc
     with tempfile.TemporaryDirectory(prefix="zoo-ort-") as tmp:

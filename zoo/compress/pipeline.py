@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from zoo._progress import progress
 from zoo.compress.measure import (
     LatencyConfig,
     LatencyStats,
@@ -352,7 +353,8 @@ def run_passes(
     snapshots: list[nn.Module] = []  # the model after each step, timed together at the end
     base = _row(0, "baseline", "baseline", model, evaluate=evaluate, baseline=None, seconds=0.0, atol=0.0)
     rows, record, chain = [base], [], []
-    for step, (rp, state) in enumerate(zip(resolved, states), start=1):
+    steps = progress(list(enumerate(zip(resolved, states), start=1)), desc="compress", unit="pass")
+    for step, (rp, state) in steps:
         if timing or end_to_end:
             snapshots.append(copy_module.deepcopy(model))  # passes may change the model in place
         _seed(seed + step)

@@ -45,6 +45,13 @@ def _fractions_to_carve(options: SplitOptions, parts: Mapping[str, Part], loader
     return {name: f for name, f in fractions.items() if name not in parts}
 
 
+def _path_fields(options: SplitOptions) -> tuple[str, ...]:
+    """The options that name files (``metadata["path"]``): their files are hashed, so their spelling is not identity."""
+    import dataclasses
+
+    return tuple(f.name for f in dataclasses.fields(options) if f.metadata.get("path"))
+
+
 def assemble(
     *,
     loader: str,
@@ -77,7 +84,8 @@ def assemble(
         )
         parts.update({name: train.take(idx) for name, idx in indices.items()})
     provenance = Provenance(
-        loader=loader, options=canonical_json(options), files=files, extra=extra, seed=seed if carved else None
+        loader=loader, options=canonical_json(options), files=files, extra=extra, seed=seed if carved else None,
+        path_options=_path_fields(options),
     )
     splits = {
         name: Split(

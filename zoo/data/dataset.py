@@ -64,14 +64,25 @@ class Provenance:
     files: tuple[SourceFile, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
     seed: int | None = None
+    path_options: tuple[str, ...] = ()
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 over the file hashes, the loader name, the options and the extra facts."""
+        """sha256 over the file hashes (by role), the loader name, the options and the extra facts.
+
+        Options in ``path_options`` (those naming files) are left out: the files they name are in
+        ``files`` by content, so how a path is written (relative, absolute, through a symlink)
+        never changes the fingerprint, the feature-cache key or leaderboard grouping.
+        """
+        import json
+
+        options = json.loads(self.options)
+        if isinstance(options, dict):
+            options = {k: v for k, v in options.items() if k not in self.path_options}
         return fingerprint(
             {
                 "loader": self.loader,
-                "options": self.options,
+                "options": options,
                 "files": [[f.role, f.sha256] for f in self.files],
                 "extra": [list(kv) for kv in self.extra],
                 "seed": self.seed,

@@ -18,7 +18,7 @@ __all__ = ["CHUNK_SIZE", "FINGERPRINT_VERSION", "sha256_file", "canonical_json",
 from .._hashing import CHUNK_SIZE
 from .._hashing import sha256_file as _sha256_file
 
-FINGERPRINT_VERSION = "zoo.data/1"
+FINGERPRINT_VERSION = "zoo.data/2"
 
 _cache: dict[tuple[str, int, int], str] = {}
 

@@ -36,9 +36,11 @@ SklearnName = Literal["digits", "iris", "wine", "breast_cancer"]
 SKLEARN_DATASETS: tuple[str, ...] = get_args(SklearnName)
 
 
-def _opt(default: Any, help: str) -> Any:
-    """A dataclass field with a default and a help text."""
-    return field(default=default, metadata={"help": help})
+def _opt(default: Any, help: str, *, path: str | None = None) -> Any:
+    """A dataclass field with a default and a help text; ``path``: ``"file"``, ``"dir"`` or
+    ``"label-files"`` when the value names files (resolved against the recipe's directory and
+    checked before a run starts; see :func:`path_options`)."""
+    return field(default=default, metadata={"help": help, **({"path": path} if path else {})})
 
 
 def _check_encoding(name: str) -> None:
@@ -84,11 +86,11 @@ class SplitOptions:
 class TextFilesOptions(SplitOptions):
     """Options shared by the text loaders that read a train file and optional validation/test files."""
 
-    train: str = _opt("train.tsv", "train file, relative to the recipe's directory")
-    validation: str | None = _opt(None, "validation file (optional)")
-    test: str | None = _opt(None, "test file (optional)")
+    train: str = _opt("train.tsv", "train file, relative to the recipe's directory", path="file")
+    validation: str | None = _opt(None, "validation file (optional)", path="file")
+    test: str | None = _opt(None, "test file (optional)", path="file")
     encoding: str = _opt("utf-8", "text encoding of the files")
-    label_names: str | None = _opt(None, _LABEL_NAMES_HELP)
+    label_names: str | None = _opt(None, _LABEL_NAMES_HELP, path="file")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,7 +109,7 @@ class TableOptions(TextFilesOptions):
 class CsvOptions(TableOptions):
     """Options of the ``csv`` loader: comma-separated with a header row, quoted fields allowed."""
 
-    train: str = _opt("train.csv", "train file, relative to the recipe's directory")
+    train: str = _opt("train.csv", "train file, relative to the recipe's directory", path="file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +121,7 @@ class TsvOptions(TableOptions):
 class JsonlOptions(TableOptions):
     """Options of the ``jsonl`` loader: one JSON object per line."""
 
-    train: str = _opt("train.jsonl", "train file, relative to the recipe's directory")
+    train: str = _opt("train.jsonl", "train file, relative to the recipe's directory", path="file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,8 +137,10 @@ class LinesPerLabelOptions(SplitOptions):
         (),
         "one file per label, one example per line, as 'label=path' or 'path' (the label is then the file's "
         "extension: 'MR/rt-polarity.pos' -> 'pos'); labels are numbered in this order",
+        path="label-files",
     )
-    directory: str | None = _opt(None, "instead of files: a directory whose files matching `glob` hold one label each")
+    directory: str | None = _opt(None, "instead of files: a directory whose files matching `glob` hold one label each",
+                                 path="dir")
     glob: str = _opt(
         "*", "with directory: a pattern with one '*', which matches the label (e.g. 'rt-polarity.*'); labels are sorted"
     )
@@ -190,14 +194,15 @@ class SklearnOptions(SplitOptions):
 class IdxOptions(SplitOptions):
     """Options of the ``idx`` loader: IDX image and label files (MNIST format), gzipped or raw."""
 
-    train_images: str = _opt("train-images-idx3-ubyte.gz", "IDX file of the train images")
-    train_labels: str = _opt("train-labels-idx1-ubyte.gz", "IDX file of the train labels")
-    validation_images: str | None = _opt(None, "IDX file of the validation images (optional)")
-    validation_labels: str | None = _opt(None, "IDX file of the validation labels (with validation_images)")
-    test_images: str | None = _opt(None, "IDX file of the test images (optional)")
-    test_labels: str | None = _opt(None, "IDX file of the test labels (with test_images)")
+    train_images: str = _opt("train-images-idx3-ubyte.gz", "IDX file of the train images", path="file")
+    train_labels: str = _opt("train-labels-idx1-ubyte.gz", "IDX file of the train labels", path="file")
+    validation_images: str | None = _opt(None, "IDX file of the validation images (optional)", path="file")
+    validation_labels: str | None = _opt(None, "IDX file of the validation labels (with validation_images)",
+                                         path="file")
+    test_images: str | None = _opt(None, "IDX file of the test images (optional)", path="file")
+    test_labels: str | None = _opt(None, "IDX file of the test labels (with test_images)", path="file")
     label_names: str | None = _opt(
-        None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)"
+        None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)", path="file"
     )
 
     def __post_init__(self) -> None:

@@ -1,7 +1,9 @@
-"""Builtin plugin: ``zoo catalog build|serve``, the browsable documentation catalog.
+"""Builtin plugin: ``zoo catalog build|serve``, the documentation site with the catalog.
 
-Nothing heavy is imported at module level (no torch): the catalog code is imported when the
-command runs.
+Nothing heavy is imported at module level (no torch, no Sphinx): the catalog code is imported
+when the command runs. Without the documentation stack (``pip install "transferzoo[catalog]"``)
+both commands stop with a one-line :class:`~zoo.errors.MissingExtraError` saying how to
+install it.
 """
 
 from __future__ import annotations
@@ -29,13 +31,19 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(default: ./runs and $ZOO_HOME/runs where they exist)")
     p.add_argument("--docs", type=Path, metavar="DIR",
                    help="folder of Markdown guide pages (default: the checkout's docs/, if any)")
+    p.add_argument("--no-api", action="store_true", help="leave out the API reference (a faster build)")
+    p.add_argument("--verbose", action="store_true", help="print every Sphinx warning")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = examples("zoo catalog build --out site", "zoo catalog serve --port 8000", "zoo catalog build --json")
     sub = parser.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="build the static site", description="Build the catalog: a static site of "
-                       "every backbone, component, plugin, run result and guide page.")
+    b = sub.add_parser("build", help="build the static site", description="Build the documentation site with "
+                       "Sphinx: the user guide, the API reference, and a page for every backbone, component, "
+                       "plugin and run, with leaderboards. Needs pip install \"transferzoo[catalog]\".",
+                       epilog=examples("zoo catalog build", "zoo catalog build --runs runs --out site",
+                                       "zoo catalog build --no-api   # faster, without the API reference"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(b)
     b.add_argument("--json", action="store_true", help="print what was built as JSON")
     s = sub.add_parser("serve", help="build the site and serve it on 127.0.0.1",
@@ -59,18 +67,24 @@ def _build(args: argparse.Namespace) -> int:
     if docs is not None and not docs.is_dir():
         print(f"zoo catalog: error: --docs {docs}: no such folder", file=sys.stderr)
         return 2
-    report = build_site(args.out, runs=runs, docs_dir=docs)
+    report = build_site(args.out, runs=runs, docs_dir=docs, api=not args.no_api)
     for warning in report.warnings:
         print(f"zoo catalog: warning: {warning}", file=sys.stderr)
+    if args.verbose:
+        for warning in report.sphinx_warnings:
+            print(f"zoo catalog: sphinx: {warning}", file=sys.stderr)
+    elif report.sphinx_warnings:
+        print(f"zoo catalog: {len(report.sphinx_warnings)} Sphinx warning(s); --verbose prints them", file=sys.stderr)
     broken = check_links(report.out)
     for item in broken:
         print(f"zoo catalog: broken link: {item}", file=sys.stderr)
     c = report.counts
     if getattr(args, "json", False):
-        print(json.dumps({"out": str(report.out), "files": len(report.pages), "counts": dict(c),
-                          "warnings": list(report.warnings), "broken_links": [str(b) for b in broken]}, indent=2))
+        print(json.dumps({"out": str(report.out), "pages": len(report.pages), "counts": dict(c),
+                          "warnings": list(report.warnings), "sphinx_warnings": len(report.sphinx_warnings),
+                          "broken_links": [str(b) for b in broken]}, indent=2))
         return 1 if broken else 0
-    print(f"built {len(report.pages)} files in {report.out}: {c['backbones']} backbones, {c['components']} "
+    print(f"built {len(report.pages)} pages in {report.out}: {c['backbones']} backbones, {c['components']} "
           f"components, {c['plugins']} plugins, {c['runs']} runs in {c['leaderboards']} leaderboards, "
           f"{c['docs']} guide pages")
     print(f"open {report.out / 'index.html'}, or run `zoo catalog serve --out {os.fspath(args.out)}`")

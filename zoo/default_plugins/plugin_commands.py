@@ -111,10 +111,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def _print_component(comp: Any) -> None:
+    from .._text import rst_to_plain
     from ..plugins import describe_options
 
-    print(f"\n{comp.kind} {comp.name!r}: {comp.summary}")
-    rest = comp.doc.split("\n", 1)[1].strip() if "\n" in comp.doc else ""
+    print(f"\n{comp.kind} {comp.name!r}: {rst_to_plain(comp.summary)}")
+    rest = rst_to_plain(comp.doc.split("\n", 1)[1].strip()) if "\n" in comp.doc else ""
     for line in rest.splitlines():
         print(f"    {line}".rstrip())
     opts = describe_options(comp.options)
@@ -156,7 +157,7 @@ def _info(args: argparse.Namespace) -> int:
             _print_component(comp)
         return 0
     known = sorted(infos) + sorted({c.name for c in comps})
-    print(f"zoo plugins info: no plugin or component named {args.name!r}.{did_you_mean(args.name, known)} "
+    print(f"zoo plugins info: error: no plugin or component named {args.name!r}.{did_you_mean(args.name, known)} "
           "Run `zoo plugins list`.", file=sys.stderr)
     return 1
 
@@ -196,7 +197,7 @@ def _names_zoo(spec: str) -> bool:
 def _uninstall(args: argparse.Namespace) -> int:
     mine = [s for s in args.specs if _names_zoo(s)]
     if mine:
-        print(f"zoo plugins uninstall: refusing to uninstall transferzoo itself ({', '.join(mine)}); "
+        print(f"zoo plugins uninstall: error: refusing to uninstall transferzoo itself ({', '.join(mine)}); "
               "use `pip uninstall transferzoo` if you mean it.", file=sys.stderr)
         return 2
     return _pip("uninstall", *(["--yes"] if args.yes else []), *args.specs)

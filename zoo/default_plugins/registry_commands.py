@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from zoo._text import examples, text_table
@@ -36,6 +37,7 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    from zoo.config import settings
     from zoo.registry import get_registry, list_backbones
 
     verified = True if args.verified else (False if args.tofu else None)
@@ -43,7 +45,8 @@ def _run_list(args: argparse.Namespace) -> int:
                            architecture=args.architecture, tag=args.tag, verified=verified)
     registry = get_registry()  # one look-up, not one per name
     entries = [registry.entries[n] for n in names]
-    cached = {e.name: _cached(e) for e in entries}
+    hf_cache = settings().hf_cache  # read once: a registry may hold 50,000 entries
+    cached = {e.name: _cached(e, hf_cache) for e in entries}
     if args.json:
         print(json.dumps([{**e.to_dict(), "cached": cached[e.name]} for e in entries], indent=2))
         return 0
@@ -53,13 +56,14 @@ def _run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cached(entry) -> str:
+def _cached(entry, hf_cache) -> str:
     """``yes``, ``partial`` or ``no``: whether the entry's files are in the Hub cache (not re-hashed: `zoo verify`)."""
-    from zoo.config import settings
     from zoo.hub.importer import repo_cache_dir
 
-    snapshot = repo_cache_dir(settings().hf_cache, entry.repo_id) / "snapshots" / entry.revision
-    present = sum((snapshot / f.filename).is_file() for f in entry.files)
+    snapshot = os.fspath(repo_cache_dir(hf_cache, entry.repo_id) / "snapshots" / entry.revision)
+    if not os.path.isdir(snapshot):  # one stat for an entry never pulled (most of a large registry)
+        return "no"
+    present = sum(os.path.isfile(os.path.join(snapshot, f.filename)) for f in entry.files)
     return "yes" if present == len(entry.files) else ("partial" if present else "no")
 
 
@@ -108,6 +112,7 @@ def _configure_pull(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", help="backbone names")
     p.add_argument("--all", action="store_true", help="every registered backbone")
     p.add_argument("--json", action="store_true", help="print what was downloaded and verified as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or lines")
 
 
 def _entries(args: argparse.Namespace):
@@ -122,10 +127,16 @@ def _run_pull(args: argparse.Namespace) -> int:
     from zoo.hub import resolve
 
     if not args.names and not args.all:
-        print("zoo pull: name at least one backbone, or --all", file=sys.stderr)
+        print("zoo pull: error: name at least one backbone, or --all", file=sys.stderr)
         return 2
+    from zoo._progress import progress
+
+    if args.quiet:  # the Hub's own download bars too
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
     report = []
-    for e in _entries(args):
+    for e in progress(_entries(args), desc="pull", unit="backbone"):
         r = resolve(e)
         report.append({"name": e.name, "repo_id": e.repo_id, "revision": e.revision, "snapshot_dir": str(r.snapshot_dir),
                        "downloaded": list(r.downloaded), "sha256": dict(r.sha256), "recorded": list(r.recorded)})
@@ -164,7 +175,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             print(line)
     bad = [c for c in checks if c.status == "mismatch"]
     if bad:
-        print(f"zoo verify: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
+        print(f"zoo verify: error: {len(bad)} file(s) do not match their pinned sha256; run `zoo pull` again.",
               file=sys.stderr)
     return 1 if bad else 0
 

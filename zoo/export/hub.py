@@ -220,7 +220,10 @@ def read_entry_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     if not path.is_file():
         raise ExportError(f"no {ENTRY_FILE}; is this a directory written by `zoo export --format hub`?",
                           path=str(path.parent))
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # not UTF-8 text, or not TOML
+        raise ExportError(f"not a readable TOML file ({exc}); export the run again.", path=str(path)) from None
     tables = data.get("backbone", {})
     if len(tables) != 1:
         raise ExportError(f"expected exactly one [backbone.NAME] table, found {len(tables)}.", path=str(path))

@@ -259,11 +259,10 @@ def _check_texts(items: list[Any], batch_size: int) -> None:
 
 
 def _progress(batches: range, enabled: bool) -> Any:
-    if not enabled:
-        return batches
-    from tqdm.auto import tqdm
+    """``show_progress=True`` forces a bar; otherwise the command's setting decides (see zoo._progress)."""
+    from .._progress import progress
 
-    return tqdm(batches, desc="encode", unit="batch")
+    return progress(batches, desc="encode", unit="batch", enabled=True if enabled else None)
 
 
 def _configure_tokenizer(tokenizer: Any, max_seq_length: int, pad_token_id: int) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .._progress import progress as show_progress
 from .._text import text_table
 from .recipe import Recipe, apply_overrides, recipe_from_dict
 
@@ -139,7 +140,8 @@ def run_sweep(recipe: Recipe, *, output_dir: Path | None = None, progress: bool 
     sweep_id = new_run_id(f"{recipe.name}-sweep")
     trials: list[Trial] = []
     metric_name = sweep.metric
-    for i, (params, overrides, trial_recipe) in enumerate(planned):
+    for i, (params, overrides, trial_recipe) in show_progress(list(enumerate(planned)), desc="sweep",
+                                                                      unit="trial"):
         if verbose:
             print(f"sweep trial {i + 1}/{len(planned)}: {' '.join(overrides)}", flush=True)
         try:

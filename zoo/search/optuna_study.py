@@ -319,7 +319,7 @@ def run_worker(sweep_dir: str | os.PathLike[str], *, name: str, settings: StudyS
         _finish(sweep_dir, study, trial, ctx, TrialState.COMPLETE, float(value), t0)
         done.append((trial.number, "COMPLETE"))
         if log:
-            log(f"trial {trial.number}: {settings.metric} {value:.4f}")
+            log(f"trial {trial.number}: validation {value:.4f}")
     return WorkerResult(worker, tuple(done))
 
 

@@ -89,9 +89,9 @@ def run_ray_sweep(recipe: Any, *, sweep_dir: Path | None = None, output_dir: Pat
     sweep_dir = (Path(sweep_dir) if sweep_dir else new_sweep_dir(recipe, output_dir)).resolve()
     runs = sweep_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=verbose,
-                 configure_logging=verbose)
+    if not ray.is_initialized():  # join --address, or start a local instance (no dashboard)
+        local = {} if address else {"include_dashboard": False}
+        ray.init(address=address, log_to_driver=verbose, configure_logging=verbose, **local)
     resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(
         _trainable, recipe_raw=recipe.to_dict(), source=recipe.source, base_dir=str(recipe.base_dir),
