@@ -360,6 +360,10 @@ def run_recipe(recipe: Recipe, *, overrides: Sequence[str] = (), progress: bool 
     return RunResult(run_dir.run_id, final, record)
 
 
+THROUGHPUT_TEXTS = 512
+"""Real sentences (of the scored split) the trade-off table's throughput is measured on."""
+
+
 def _compress(recipe: Recipe, model: Any, splits: Mapping[str, Any], device: str, components: dict[str, Any],
               train_result: Any, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
     """Run the recipe's compression passes in order through :func:`zoo.compress.run_passes`.
@@ -385,8 +389,18 @@ def _compress(recipe: Recipe, model: Any, splits: Mapping[str, Any], device: str
             logits = predict(m, list(target.inputs), batch_size=recipe.backbone.batch_size, device=device)
             return float((logits.argmax(1) == np.asarray(target.labels)).mean())
     data = TrainingData(list(splits["train"].inputs), [int(x) for x in splits["train"].labels])
+    texts = list((target or source).inputs[:THROUGHPUT_TEXTS])
+
+    def run_texts(m: Any, chunk: Any) -> Any:  # what a user runs: tokenize, batch, encode, head
+        backbone = getattr(m, "backbone", None)
+        if backbone is not None and backbone is not m and hasattr(backbone, "encode") and hasattr(m, "head"):
+            return m.head(backbone.encode(chunk, batch_size=recipe.backbone.batch_size, convert_to_numpy=False))
+        if hasattr(m, "encode"):  # e.g. an ONNX Runtime graph of the whole model
+            return m.encode(chunk, batch_size=recipe.backbone.batch_size)
+        return predict(m, chunk, batch_size=recipe.backbone.batch_size, device=device)
+
     result = run_passes([(c.name, dict(c.options)) for c in recipe.compression], model, evaluate=evaluate,
-                        example_inputs=(batch,), data=data, seed=recipe.seed)
+                        example_inputs=(batch,), data=data, seed=recipe.seed, texts=texts, run_texts=run_texts)
     log(format_table(result.rows))
     return result.model, {"passes": _plain(result.record), "tradeoffs": [_plain(r.to_dict()) for r in result.rows],
                           "metric": "head accuracy on " + (target.name if evaluate else "(no trained head)")}
