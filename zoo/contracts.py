@@ -1,16 +1,5 @@
 """What the object behind each kind of component must be, and the reports they return.
 
-Kind               Object registered
-=================  ==========================================================================
-``head``           :class:`HeadBuilder`: ``build(in_features, num_classes, options) -> nn.Module``
-``freezing``       :class:`FreezingPolicy`: ``apply(model, options, *, head_prefix) -> FreezeReport``
-``compression``    :class:`CompressionPass`: ``apply(model, options, *, example_inputs, data) -> PassResult``
-``evaluator``      a scikit-learn style estimator class (constructor arguments = option fields)
-``command``        :class:`zoo.plugins.Command` (built by the ``register`` of ``register_commands``)
-``adaptation``     :class:`AdaptationMethod`: ``level``, ``needs``, then ``fit`` or ``adapt``
-``architecture``   a builder ``(entry, resolved, *, device) -> Backbone`` (see :class:`Backbone`)
-=================  ==========================================================================
-=======
 The object each kind of component registers:
 
 - ``head``: a :class:`HeadBuilder`, ``build(in_features, num_classes, options) -> nn.Module``.
