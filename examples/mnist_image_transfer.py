@@ -101,6 +101,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lite-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backbones", nargs="+", default=["resnet20-cifar10", "efficientnet-lite0"],
+                        help="which feature sets to measure besides the pixels")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="zoo-mnist-"))
     os.environ.update({"HF_HUB_CACHE": str(tmp / "hf" / "hub"), "HF_HOME": str(tmp / "hf"),
@@ -123,7 +125,7 @@ def main() -> int:
     t = time.perf_counter()
     show("pixels (784-d, logistic)", probe(x_train.reshape(len(x_train), -1) / 255.0, y_train,
                                            x_test.reshape(len(x_test), -1) / 255.0, y_test), time.perf_counter() - t)
-    for name in ("resnet20-cifar10", "efficientnet-lite0"):
+    for name in args.backbones:
         t = time.perf_counter()
         model = zoo.load_backbone(name, offline=True)
         label = f"{name} features ({model.embedding_dim}-d)"
