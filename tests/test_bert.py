@@ -154,8 +154,8 @@ def test_padding_does_not_change_an_embedding(encoder: TextEncoder, sentences: l
     ids = torch.nn.functional.pad(batch["input_ids"], (0, extra), value=0)
     mask = torch.nn.functional.pad(batch["attention_mask"], (0, extra), value=0)
     with torch.inference_mode():
-        plain = encoder.forward_features(batch["input_ids"], batch["attention_mask"])
-        longer = encoder.forward_features(ids, mask)
+        plain = encoder.token_features(batch["input_ids"], batch["attention_mask"])
+        longer = encoder.token_features(ids, mask)
         n = batch["input_ids"].shape[1]
         torch.testing.assert_close(longer[:, :n], plain, atol=1e-5, rtol=1e-5)  # float noise only
         torch.testing.assert_close(encoder(ids, mask), encoder(**batch), atol=2e-6, rtol=0)
@@ -182,7 +182,7 @@ def test_checkpoint_with_bert_prefix_loads_strictly(snapshot: Path, encoder: Tex
     assert report.ok and len(report.loaded) == 103
     ids = encoder.tokenize(["the bert. prefix is stripped"])
     with torch.inference_mode():
-        torch.testing.assert_close(model(**ids), encoder.forward_features(**ids))
+        torch.testing.assert_close(model(**ids), encoder.token_features(**ids))
         states = model.hidden_states(**ids)
         assert len(states) == config.num_hidden_layers + 1
         torch.testing.assert_close(states[-1], model(**ids))

@@ -31,6 +31,7 @@ from zoo.compress.distill import every_other_layer, make_student
 from zoo.compress.prune import has_pruning_leftovers, sparsity
 from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, WeightInt8Linear
 from zoo.compress.structure import describe
+from zoo.contracts import PassResult
 from zoo.errors import CompressionOrderError, CompressionPassError
 
 N_SENTENCES = 200
@@ -255,7 +256,7 @@ class _Opaque(nn.Module):
 def _wrap_ffn(model, options, **_):
     for layer in model.model.encoder.layer:
         layer.intermediate.dense = _Opaque(layer.intermediate.dense)
-    return model, {}
+    return PassResult(model, {})
 
 
 def test_unsaveable_state_falls_back_to_replaying_the_passes(minilm, sentences, tmp_path):

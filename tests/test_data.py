@@ -135,7 +135,7 @@ def test_sklearn_digits(digits: DatasetBundle) -> None:
     assert extra["sklearn"] == sklearn.__version__ and len(extra["data_sha256"]) == 64
     assert sum(len(s) for s in digits.splits.values()) == 1797
     iris = load_sklearn(SklearnOptions(name="iris"), base_dir=DATA, seed=0)
-    assert iris.modality == "tabular" and iris.train.inputs.shape == (150, 4)
+    assert iris.modality == "vector" and iris.train.inputs.shape == (150, 4)
     assert iris.label_names == ("setosa", "versicolor", "virginica")
 
 
@@ -143,7 +143,6 @@ def test_sklearn_digits(digits: DatasetBundle) -> None:
 
 
 def test_fingerprint_is_stable_across_loads(banking: DatasetBundle) -> None:
-    hashing.clear_hash_cache()
     again = load_csv(BANKING, base_dir=DATA / "banking77", seed=0)
     assert again.fingerprint == banking.fingerprint
     assert again.train.fingerprint == banking.train.fingerprint
@@ -168,13 +167,16 @@ def test_fingerprint_changes_with_options_and_content(banking: DatasetBundle, tm
     assert second.provenance.to_dict()["fingerprint"] == second.fingerprint
 
 
-def test_sha256_file_chunks_and_memo(tmp_path: Path) -> None:
+def test_sha256_file_chunks_and_sees_edits_that_keep_size_and_mtime(tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     data = os.urandom(hashing.CHUNK_SIZE * 2 + 17)
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
-    key = next(k for k in hashing._cache if k[0] == str(path.resolve()))
-    assert key[1:] == (len(data), path.stat().st_mtime_ns)
+    stat = path.stat()
+    edited = bytes([data[0] ^ 1]) + data[1:]
+    path.write_bytes(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime: a memo would miss it
+    assert sha256_file(path) == hashlib.sha256(edited).hexdigest()
 
 
 # --- splits -------------------------------------------------------------------------------
@@ -378,3 +380,14 @@ def test_importing_the_plugin_is_cheap() -> None:
     code = "import sys, zoo.default_plugins.datasets; print(sorted({'numpy', 'sklearn', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_split_may_be_unlabeled() -> None:
+    from zoo.data import Split
+
+    rows = np.arange(12, dtype=np.float32).reshape(6, 2)
+    split = Split("unlabeled", rows, None, ("a", "b"), "vector", (), "f" * 64)
+    assert not split.labeled and len(split) == 6
+    sub = split.subset([4, 1])
+    assert sub.labels is None and sub.inputs.tolist() == [[8.0, 9.0], [2.0, 3.0]]
+    assert Split("x", rows, np.zeros(6, dtype=np.int64), ("a",), "vector", (), "f" * 64).labeled

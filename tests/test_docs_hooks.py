@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from zoo.docgen import hook_specs, main, render_hooks
+from zoo.catalog.docgen import hook_specs, hooks_markdown, main
 from zoo.plugins import describe_options, list_components, make_manager
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
@@ -20,8 +20,8 @@ def pm():
 
 
 def test_docs_hooks_md_is_current(pm):
-    assert DOC.read_text(encoding="utf-8") == render_hooks(pm), (
-        "docs/hooks.md is stale: run `python -m zoo.docgen hooks` and commit the result"
+    assert DOC.read_text(encoding="utf-8") == hooks_markdown(pm), (
+        "docs/hooks.md is stale: run `python -m zoo.catalog.docgen` and commit the result"
     )
 
 
@@ -46,12 +46,13 @@ def test_every_builtin_option_is_documented(pm):
 
 
 def test_check_mode_detects_a_stale_file(tmp_path, capsys):
+    assert main(["--docs", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"components.md", "hooks.md"}
+    assert main(["--check", "--docs", str(tmp_path)]) == 0
     out = tmp_path / "hooks.md"
-    assert main(["hooks", "-o", str(out)]) == 0
-    assert main(["hooks", "--check", "-o", str(out)]) == 0
     out.write_text(out.read_text() + "\nhand edit\n")
-    assert main(["hooks", "--check", "-o", str(out)]) == 1
-    assert "stale" in capsys.readouterr().err
+    assert main(["--check", "--docs", str(tmp_path)]) == 1
+    assert "hooks.md is stale" in capsys.readouterr().err
 
 
 def test_hook_reference_has_no_rest_markup_left():

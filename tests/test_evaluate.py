@@ -14,7 +14,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from zoo.errors import OptionsError
 from zoo.plugins import Component, get_component, make_manager, validate_options
-from zoo.runner.evaluate import DEFAULT_C_GRID, REFINE_STEPS, EvalResult, evaluate, search_space
+from zoo.probes.logistic import DEFAULT_C_GRID, REFINE_STEPS
+from zoo.runner.evaluate import EvalResult, evaluate, search_space
 
 # --- a spy estimator -------------------------------------------------------------------------
 
@@ -34,6 +35,9 @@ def _digest(X) -> str:
 
 class ConstantSpy(ClassifierMixin, BaseEstimator):
     """Predicts the constant label ``int(C) % 3``; records every array it is given."""
+
+    search_space = {"C": DEFAULT_C_GRID}  # declared like logistic-probe's
+    search_refine = REFINE_STEPS
 
     def __init__(self, C=None, c_grid=()):
         self.C = C

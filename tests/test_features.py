@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.runner.features import FEATURES_FORMAT, FeatureCache, encode_cached, inputs_digest
+from zoo.runner.features import FEATURES_FORMAT, FeatureCache, encode, inputs_digest
 
 TEXTS = ["how do I top up?", "my card has not arrived", "why was I charged a fee?", "change my PIN"]
 PARTS = dict(weights_sha256="w" * 64, dataset_fingerprint="d" * 64, split="train",
@@ -187,15 +187,40 @@ def test_two_processes_computing_one_key_write_one_valid_entry(tmp_path):
     np.testing.assert_array_equal(cache.get_or_compute(CountingEncoder(), TEXTS, **PARTS), a)
 
 
-def test_clear_and_encode_cached(tmp_path):
+def test_clear_and_encode(tmp_path):
     cache = FeatureCache(tmp_path)
     enc = CountingEncoder()
-    x = encode_cached(enc, TEXTS, cache=cache, **PARTS)
-    encode_cached(enc, TEXTS, cache=cache, **{**PARTS, "split": "test"})
+    x = cache.get_or_compute(enc, TEXTS, **PARTS)
+    cache.get_or_compute(enc, TEXTS, **{**PARTS, "split": "test"})
     assert cache.clear() == 2 and cache.entries() == []
     assert FeatureCache(tmp_path / "missing").clear() == 0
-    np.testing.assert_array_equal(encode_cached(enc, TEXTS, cache=None, **PARTS), x)
+    np.testing.assert_array_equal(encode(enc, TEXTS, batch_size=2), x)
     assert enc.calls == 3
+
+
+def test_encode_runs_any_backbone_through_preprocess_and_forward_features():
+    import torch
+
+    class Vectors(torch.nn.Module):  # a zoo.contracts.Backbone without its own encode()
+        modality, embedding_dim = "vector", 2
+
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 2)
+
+        def preprocess(self, rows):
+            return torch.as_tensor(np.asarray(rows), dtype=torch.float32)
+
+        def forward_features(self, batch):
+            assert not self.training and not torch.is_grad_enabled()
+            return self.proj(batch)
+
+    torch.manual_seed(0)
+    model, rows = Vectors(), np.arange(15, dtype=np.float32).reshape(5, 3)
+    got = encode(model, rows, batch_size=2)
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model.proj(torch.from_numpy(rows)).numpy(), rtol=1e-6)
+    assert got.dtype == np.float32 and model.training
 
 
 def test_encoder_returning_the_wrong_rows_is_an_error(tmp_path):

@@ -138,7 +138,7 @@ def test_reproduce_refuses_changed_input(tmp_path, shared_data):
 
     data = tmp_path / "train.csv"
     data.write_text("text,category\nhello,a\n", encoding="utf-8")
-    from zoo.data.hashing import sha256_file
+    from zoo._hashing import sha256_file
     from zoo.registry import backbone_info
 
     entry = backbone_info("all-minilm-l6-v2")
@@ -150,9 +150,6 @@ def test_reproduce_refuses_changed_input(tmp_path, shared_data):
     }
     check_inputs(record)  # unchanged: fine
     data.write_text("text,category\nhello,b\n", encoding="utf-8")
-    from zoo.data.hashing import clear_hash_cache
-
-    clear_hash_cache()
     with pytest.raises(ReproducibilityError, match="dataset file train"):
         check_inputs(record)
     record["backbone"]["revision"] = "0" * 40
@@ -182,7 +179,9 @@ def test_interrupted_run_leaves_only_partial(tmp_path, shared_data, warm_cache):
     entries = list((tmp_path / "runs").iterdir())
     assert len(entries) == 1 and entries[0].name.endswith(".partial")
     assert not (entries[0] / "record.json").exists()
-    with pytest.raises(FileNotFoundError, match="interrupted"):
+    from zoo.errors import RunRecordError
+
+    with pytest.raises(RunRecordError, match="interrupted"):
         from zoo.runner.record import load_record
 
         load_record(entries[0])

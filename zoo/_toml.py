@@ -1,18 +1,25 @@
-"""TOML reading (stdlib ``tomllib``, or ``tomli`` before Python 3.11) and a small writer."""
+"""TOML reading (stdlib ``tomllib``, or ``tomli`` before Python 3.11; files and bytes with typed
+errors) and writing (``tomli-w``).
+
+Every TOML file zoo writes goes through :func:`dumps`; :func:`inline` writes one value as it
+would appear after ``key =`` (for snippets and messages), :func:`key` one bare or quoted key.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+import tomli_w
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["tomllib", "TOMLDecodeError", "dumps", "load_toml_file", "parse_toml_bytes", "read_file_bytes"]
+__all__ = ["tomllib", "TOMLDecodeError", "dumps", "inline", "key", "load_toml_file", "parse_toml_bytes",
+           "read_file_bytes"]
 
 TOMLDecodeError = tomllib.TOMLDecodeError
 
@@ -51,33 +58,30 @@ def load_toml_file(path: Path, error: Callable[[str], Exception]) -> dict[str, A
     return parse_toml_bytes(read_file_bytes(path, error), error)
 
 
-def _key(k: str) -> str:
-    return k if k.replace("-", "").replace("_", "").isalnum() else json.dumps(k)
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: None values (an option left at "none") are left out."""
+    if isinstance(value, Mapping):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+def dumps(data: Mapping[str, Any]) -> str:
+    """``data`` as a TOML document (nested mappings become tables, lists of mappings arrays of
+    tables); None values are left out."""
+    return tomli_w.dumps(_drop_none(data))
 
 
-def dumps(data: Mapping[str, Any], _prefix: str = "") -> str:
-    """Write nested mappings of str/int/float/bool/list as TOML (tables for nested mappings)."""
-    scalars = [f"{_key(k)} = {_value(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
-    out = "\n".join(scalars) + ("\n" if scalars else "")
-    for k, v in data.items():
-        if isinstance(v, Mapping):
-            name = f"{_prefix}.{_key(k)}" if _prefix else _key(k)
-            body = dumps(v, name)
-            if any(not isinstance(x, Mapping) for x in v.values()) or not v:
-                out += f"\n[{name}]\n"
-            out += body
-    return out
+def key(name: str) -> str:
+    """A key as written in TOML: bare when it can be, quoted otherwise."""
+    return tomli_w.dumps({name: 0}).rsplit(" = ", 1)[0]
+
+
+def inline(value: Any) -> str:
+    """One value as written after ``key = `` (mappings as inline tables)."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key(str(k))} = {inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(inline(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value}).split(" = ", 1)[1].strip()

@@ -9,7 +9,7 @@ from .config import settings as _settings
 from .errors import DeviceError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner.model import TransferModel
+    from .models.transfer import TransferModel
 
 __all__ = ["load_backbone", "create_model", "resolve_device"]
 
@@ -110,7 +110,7 @@ def create_model(
     """
     from .errors import OptionsError
     from .plugins import get_component, validate_options
-    from .runner.model import TransferModel
+    from .models.transfer import TransferModel
 
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise OptionsError(f"num_classes must be a positive integer, got {num_classes!r}.")

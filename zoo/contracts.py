@@ -4,7 +4,7 @@ The object each kind of component registers:
 
 - ``head``: a :class:`HeadBuilder`, ``build(in_features, num_classes, options) -> nn.Module``.
 - ``freezing``: a :class:`FreezingPolicy`, ``apply(model, options, *, head_prefix) -> FreezeReport``.
-- ``compression``: a :class:`CompressionPass`, ``apply(model, options, *, example_inputs) -> CompressionReport``.
+- ``compression``: a :class:`CompressionPass`, ``apply(model, options, *, example_inputs, data) -> PassResult``.
 - ``evaluator``: a scikit-learn style estimator class (constructor arguments = option fields).
 - ``command``: a :class:`zoo.plugins.Command` (built by the ``register`` of ``register_commands``).
 - ``adaptation``: an :class:`AdaptationMethod`: ``level``, ``needs``, then ``fit`` or ``adapt``.
@@ -15,7 +15,7 @@ The conformance kit (:mod:`zoo.testing`) checks these contracts. Nothing here im
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +31,8 @@ __all__ = [
     "Backbone",
     "LayerGroup",
     "MODALITIES",
+    "PassResult",
+    "backbone_groups",
     "AdaptationNeeds",
     "AdaptationMethod",
 ]
@@ -80,6 +82,27 @@ class Backbone(Protocol):
     def group_matcher(self) -> list[LayerGroup]: ...
 
 
+def backbone_groups(model: Any, *, prefix: str = "backbone.") -> list[tuple[str, tuple[str, ...]]]:
+    """``model.backbone.group_matcher()`` as ``(group name, full parameter names)``, input to output.
+
+    The first group is the stem (embeddings, patch embedding); the groups after it are the layers
+    (blocks) that ``first-k``, layer-wise LR decay and gradual unfreezing count.
+
+    Raises:
+        FreezingPolicyError: the backbone does not expose ``group_matcher()``.
+    """
+    from .errors import FreezingPolicyError
+
+    backbone = getattr(model, "backbone", None)
+    matcher = getattr(backbone, "group_matcher", None)
+    if not callable(matcher):
+        raise FreezingPolicyError(
+            f"the backbone ({type(backbone).__name__}) has no group_matcher(); layer-wise policies (first-k, "
+            "layer_lr_decay, gradual_unfreezing) need the ordered layer groups of zoo.contracts.Backbone. "
+            "Use the 'pattern' policy instead.")
+    return [(g.name, tuple(prefix + n for n in g.params)) for g in matcher()]
+
+
 @dataclass(frozen=True)
 class FreezeReport:
     """The outcome of a freezing policy.
@@ -115,12 +138,11 @@ class FreezeReport:
 
 @dataclass(frozen=True)
 class CompressionReport:
-    """The outcome of a compression pass.
+    """What the pipeline measured around one pass (:func:`zoo.compress.pipeline.apply_spec`).
 
-    ``model``: the compressed module (may be the input, changed in place); ``size_bytes`` and
-    ``original_size_bytes``: storage of parameters and buffers after and before; ``atol`` and
-    ``rtol``: the pass promises ``torch.allclose(compressed(x), original(x), atol=atol, rtol=rtol)``
-    on inputs like the ones it was calibrated for.
+    ``model``: the compressed module; ``size_bytes`` and ``original_size_bytes``: storage of
+    parameters and buffers after and before; ``atol``: the largest output change measured on the
+    example inputs (``rtol`` 0); ``info``: the pass's :attr:`PassResult.info`.
     """
 
     model: Any
@@ -128,6 +150,7 @@ class CompressionReport:
     original_size_bytes: int
     atol: float
     rtol: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -147,12 +170,24 @@ class FreezingPolicy(Protocol):
     def __call__(self, model: torch.nn.Module, options: Any = None, *, head_prefix: str = "head") -> FreezeReport: ...
 
 
+@dataclass(frozen=True)
+class PassResult:
+    """What every compression pass returns: the compressed ``model`` (may be the input, changed in
+    place) and ``info``, a JSON-ready dict of what the pass did (recorded as is). Sizes, output
+    deviation, latency and the task metric are measured by the pipeline, not reported by passes."""
+
+    model: Any
+    info: dict[str, Any]
+
+
 class CompressionPass(Protocol):
-    """Compresses ``model`` and reports its size and output tolerance."""
+    """Compresses ``model``; register it wrapped in :class:`zoo.compress.PassSpec` to declare its
+    state requirements and the architecture ``capabilities`` it needs."""
 
     def __call__(
-        self, model: torch.nn.Module, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None
-    ) -> CompressionReport: ...
+        self, model: torch.nn.Module, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None,
+        data: Any = None,
+    ) -> PassResult: ...
 
 
 def module_size_bytes(module: torch.nn.Module) -> int:

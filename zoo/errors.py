@@ -35,6 +35,10 @@ __all__ = [
     "DatasetError",
     "DatasetFileNotFoundError",
     "ReproducibilityError",
+    "ModalityMismatchError",
+    "CapabilityError",
+    "RunRecordError",
+    "HookError",
     "DeviceError",
     "CompressionOrderError",
     "CompressionPassError",
@@ -230,6 +234,48 @@ class DeviceError(ZooError, ValueError):
 
 class ReproducibilityError(ZooError, RuntimeError):
     """`zoo reproduce` found an input whose hash differs from the record."""
+
+
+class ModalityMismatchError(RecipeError):
+    """A recipe's dataset and backbone take different input modalities (text, image, vector).
+
+    Attributes: ``data_modality``, ``backbone_modality`` (and ``source``, ``key``, ``line``).
+    """
+
+    def __init__(self, message: str, *, data_modality: str, backbone_modality: str, **where):
+        super().__init__(message, **where)
+        self.data_modality, self.backbone_modality = data_modality, backbone_modality
+
+
+class CapabilityError(RecipeError):
+    """A component needs an architecture capability (e.g. attention heads) the backbone lacks.
+
+    Attributes: ``missing`` (the capabilities), and ``source``, ``key``, ``line``.
+    """
+
+    def __init__(self, message: str, *, missing: Sequence[str], **where):
+        super().__init__(message, **where)
+        self.missing = tuple(missing)
+
+
+class RunRecordError(ZooError, ValueError):
+    """A run directory or its ``record.json`` is missing, interrupted, unreadable, incomplete or of an
+    unknown format. Attributes: ``path``."""
+
+    def __init__(self, message: str, *, path: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class HookError(ZooError, RuntimeError):
+    """A plugin's observing hook raised after the run was finished and saved.
+
+    Attributes: ``hook``, ``run_dir`` (the complete run), ``cause`` (the exception).
+    """
+
+    def __init__(self, message: str, *, hook: str, run_dir: str, cause: BaseException):
+        super().__init__(message)
+        self.hook, self.run_dir, self.cause = hook, run_dir, cause
 
 
 class CompressionOrderError(ZooError, ValueError):

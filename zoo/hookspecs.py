@@ -14,7 +14,7 @@ records which plugin contributed each component, validates it, and refuses two c
 of one kind with the same name (:class:`zoo.errors.ComponentCollisionError`, naming both
 plugins; there is no override rule: rename one, or disable one with ``ZOO_DISABLE_PLUGINS``).
 Lifecycle hooks (``zoo_*``) are called by the experiment runner so that loggers and trackers
-can be plugins. ``docs/hooks.md`` is generated from this module (``python -m zoo.docgen hooks``).
+can be plugins. ``docs/hooks.md`` is generated from this module (``python -m zoo.catalog.docgen``).
 
 This module imports nothing heavy: importing it must stay cheap for ``zoo --help``.
 """
@@ -134,11 +134,13 @@ def register_freezing_policies(register: ComponentRegister) -> None:
 def register_compression_passes(register: ComponentRegister) -> None:
     """Contribute compression passes (quantization, pruning, ...).
 
-    ``register(name, apply, summary=..., options=...)`` where
-    ``apply(model, options, *, example_inputs=None) -> zoo.contracts.CompressionReport`` returns
-    the compressed model, its size and the output tolerance (``atol``, ``rtol``) it promises
-    relative to the uncompressed model. ``example_inputs`` is a tuple of positional inputs for
-    calibration, or ``None``. Kind: ``"compression"``.
+    ``register(name, spec, summary=..., options=...)`` where ``spec`` is a
+    :class:`zoo.compress.PassSpec` (plain data: the function, the state tags it needs and
+    changes, the architecture ``capabilities`` it needs) or a bare function
+    ``apply(model, options, *, example_inputs=None, data=None) -> zoo.contracts.PassResult``
+    returning the compressed model and a JSON-ready ``info`` dict. Sizes, output change,
+    latency and the task metric are measured by the pipeline. ``example_inputs`` is a tuple of
+    positional inputs for calibration, or ``None``. Kind: ``"compression"``.
     """
 
 
@@ -197,6 +199,22 @@ def zoo_experiment_start(run: Any) -> None:
 
 
 @hookspec
+def zoo_stage_start(run: Any, stage: str) -> None:
+    """Called before each stage of a run: ``prepare``, ``adapt``, ``features``, ``train``,
+    ``compress``, ``evaluate``, ``record`` (:data:`zoo.runner.stages.STAGES`).
+
+    ``run`` is the run state (:class:`zoo.runner.stages.RunState`: recipe, seed, device, splits,
+    model, results so far) and ``stage`` the stage's name. Exceptions stop the run.
+    """
+
+
+@hookspec
+def zoo_stage_end(run: Any, stage: str) -> None:
+    """Called after each stage of a run (see ``zoo_stage_start``), with what the stage wrote on
+    ``run``; ``stage`` is its name. Exceptions stop the run."""
+
+
+@hookspec
 def zoo_epoch_end(run: Any, epoch: int, metrics: Mapping[str, float]) -> None:
     """Called after every training epoch.
 
@@ -207,8 +225,10 @@ def zoo_epoch_end(run: Any, epoch: int, metrics: Mapping[str, float]) -> None:
 
 @hookspec
 def zoo_experiment_finish(run: Any, record: Any) -> None:
-    """Called once when an experiment finishes successfully.
+    """Called once when an experiment finishes successfully, after its files are written.
 
     ``run`` is the runner's run object and ``record`` is the run record the runner writes (the
-    reproducibility record: inputs, hashes, metrics).
+    typed :class:`zoo.runner.record.RunRecord`: inputs, hashes, options, metrics). An observer
+    cannot cost the user the run: the run directory is finalized first, then an exception raised
+    here is reported (:class:`zoo.errors.HookError`, exit status 1).
     """

@@ -164,6 +164,7 @@ def normalize_record(record: dict[str, Any], *, where: str = "") -> dict[str, An
 
 
 def _record_files(paths: Iterable[Path]) -> list[Path]:
+    """``record.json`` files under ``paths``, leaving out interrupted runs (``*.partial`` directories)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_file():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._toml import _key, _value
+from .._toml import inline as _value, key as _key
 
 __all__ = ["python_snippet", "cli_snippet", "recipe_snippet", "component_toml", "toml_value", "RECIPE_TABLES"]
 

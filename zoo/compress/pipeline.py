@@ -16,14 +16,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
+from zoo.compress.apply import _apply, _bytes, _seed, apply_spec, check_order, replay
 from zoo._progress import progress
 from zoo.compress.measure import (
     LatencyConfig,
@@ -34,9 +34,8 @@ from zoo.compress.measure import (
     measure_throughput_interleaved,
 )
 from zoo.compress.serialize import load_compressed, save_compressed
-from zoo.compress.spec import INITIAL_STATE, TAGS, PassSpec, TrainingData
-from zoo.contracts import CompressionReport, module_size_bytes
-from zoo.errors import CompressionOrderError, CompressionPassError
+from zoo.compress.spec import ResolvedPass, TrainingData, resolve_passes
+from zoo.errors import CompressionPassError
 
 __all__ = [
     "ResolvedPass",
@@ -51,188 +50,6 @@ __all__ = [
     "save_compressed",
     "load_compressed",
 ]
-
-
-# --- naming passes ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ResolvedPass:
-    """A pass ready to run: its name, callable (usually a :class:`PassSpec`), options and component."""
-
-    name: str
-    spec: Any
-    options: Any = None
-    component: Any = None
-
-    def options_dict(self) -> dict[str, Any]:
-        """The options as JSON-ready data (tuples become lists)."""
-        if self.options is None:
-            return {}
-        if dataclasses.is_dataclass(self.options):
-            return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.options).items()}
-        return dict(self.options)
-
-    @property
-    def spec_needs_data(self) -> bool:
-        return bool(getattr(self.spec, "needs_data", False))
-
-    @property
-    def plugin(self) -> str | None:
-        return getattr(self.component, "plugin", None)
-
-
-def resolve_passes(passes: Sequence[Any], *, manager: Any = None) -> list[ResolvedPass]:
-    """Turn names, ``(name, options)`` pairs, components or specs into :class:`ResolvedPass` es.
-
-    Raises:
-        UnknownComponentError: a name no plugin provides.
-        OptionsError: options that do not fit the pass's schema.
-    """
-    from zoo.plugins import get_component, validate_options
-
-    out: list[ResolvedPass] = []
-    for item in passes:
-        if isinstance(item, ResolvedPass):
-            out.append(item)
-            continue
-        target, options = (item if isinstance(item, tuple) else (item, None))
-        if isinstance(target, str):
-            target = get_component("compression", target, manager=manager)
-        if isinstance(target, PassSpec):
-            out.append(ResolvedPass(target.name, target, options))
-            continue
-        if options is None or isinstance(options, Mapping):
-            options = validate_options(target, options or {})
-        out.append(ResolvedPass(target.name, target.obj, options, target))
-    return out
-
-
-# --- order --------------------------------------------------------------------------------
-
-
-def _order_error(message: str, *, step: int, name: str, blocker: str | None) -> CompressionOrderError:
-    err = CompressionOrderError(message)
-    err.step, err.pass_name, err.blocker = step, name, blocker
-    return err
-
-
-def check_order(passes: Sequence[Any], *, initial: frozenset[str] = INITIAL_STATE,
-                manager: Any = None) -> list[frozenset[str]]:
-    """Check that every pass finds the model in a state it can work on; return the state after each.
-
-    Raises:
-        CompressionOrderError: a pass needs something an earlier pass took away (pruning after
-            quantization), or would undo an earlier pass (distillation after unstructured
-            pruning). The message names both passes and the order that works; the error has
-            ``step`` (1-based), ``pass_name`` and ``blocker`` attributes.
-    """
-    resolved = resolve_passes(passes, manager=manager)
-    state, states = frozenset(initial), []
-    changed_by: dict[str, tuple[int, str, Any]] = {}
-    for step, rp in enumerate(resolved, start=1):
-        spec = rp.spec
-        missing = sorted(frozenset(getattr(spec, "requires", ())) - state)
-        if missing:
-            tag = missing[0]
-            if tag in changed_by:
-                at, blocker, other = changed_by[tag]
-                problem = (f"compression pass {step} {rp.name!r} needs {TAGS.get(tag, tag)}, but pass {at} "
-                           f"{blocker!r} before it took them away.")
-                back = sorted(frozenset(getattr(other, "requires", ())) & frozenset(getattr(spec, "removes", ())))
-                fix = (f" The other order fails too ({blocker!r} needs {TAGS.get(back[0], back[0])}, which "
-                       f"{rp.name!r} takes away): keep only one of them." if back
-                       else f" Put {rp.name!r} before {blocker!r} in the list.")
-                raise _order_error(problem + fix, step=step, name=rp.name, blocker=blocker)
-            raise _order_error(f"compression pass {step} {rp.name!r} needs {TAGS.get(tag, tag)}, which the model "
-                               f"does not have at that point.", step=step, name=rp.name, blocker=None)
-        clash = sorted(frozenset(getattr(spec, "forbids", ())) & state)
-        if clash:
-            tag = clash[0]
-            at, blocker, _ = changed_by.get(tag, (0, "the input model", None))
-            why = getattr(spec, "why_forbidden", {}).get(tag, f"it cannot work on {TAGS.get(tag, tag)}")
-            raise _order_error(
-                f"compression pass {step} {rp.name!r} cannot run after pass {at} {blocker!r}: {why}. "
-                f"Put {rp.name!r} before {blocker!r} in the list.", step=step, name=rp.name, blocker=blocker)
-        after = spec.after(state) if isinstance(spec, PassSpec) else state
-        for tag in (state - after) | (after - state):
-            changed_by[tag] = (step, rp.name, spec)
-        state = after
-        states.append(state)
-    return states
-
-
-# --- one pass -----------------------------------------------------------------------------
-
-
-def _seed(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def _forward(model: nn.Module, inputs: tuple[Any, ...] | None) -> Any:
-    if inputs is None:
-        return None
-    was = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            return model(*inputs)
-    finally:
-        model.train(was)
-
-
-def _deviation(before: Any, after: Any) -> float:
-    """Largest absolute output change, plus float32 rounding slack (inf when outputs are not comparable)."""
-    if not (isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor)) or before.shape != after.shape:
-        return math.inf
-    before, after = before.float(), after.float()
-    slack = 1e-6 * max(1.0, float(before.abs().max())) if before.numel() else 0.0
-    return float((before - after).abs().max()) + slack if before.numel() else 0.0
-
-
-def _bytes(model: nn.Module) -> int:
-    """Tensor storage: :func:`zoo.contracts.module_size_bytes` plus the packed int8 weights it cannot see."""
-    from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, quiet_ao
-    from zoo.compress.serialize import _quantized_conv_types
-
-    packed = DYNAMIC_LINEAR_TYPES + _quantized_conv_types()
-    total = module_size_bytes(model)
-    for module in model.modules():
-        if isinstance(module, packed):
-            with quiet_ao():
-                weight, bias = module.weight(), module.bias()
-            total += weight.numel() * weight.element_size() + (bias.numel() * bias.element_size() if bias is not None
-                                                                 else 0)
-    return total
-
-
-def _apply(spec: Any, model: nn.Module, options: Any, *, example_inputs: tuple[Any, ...] | None,
-           data: TrainingData | None) -> tuple[CompressionReport, dict[str, Any]]:
-    name = getattr(spec, "name", type(spec).__name__)
-    if getattr(spec, "needs_data", False) and data is None:
-        raise CompressionPassError("trains on task data: pass data=TrainingData(texts, labels)", pass_name=name)
-    original = _bytes(model)
-    reference = _forward(model, example_inputs)
-    if isinstance(spec, PassSpec):
-        new, info = spec.fn(model, options, example_inputs=example_inputs, data=data)
-    else:  # a third-party pass following zoo.contracts.CompressionPass
-        report = spec(model, options, example_inputs=example_inputs)
-        new, info = report.model, {}
-    atol = _deviation(reference, _forward(new, example_inputs)) if example_inputs is not None else math.inf
-    return CompressionReport(new, _bytes(new), original, atol, 0.0), dict(info or {})
-
-
-def apply_spec(spec: PassSpec, model: nn.Module, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None,
-               data: TrainingData | None = None) -> CompressionReport:
-    """Apply one pass and report sizes and the largest output change on ``example_inputs`` (``atol``)."""
-    return _apply(spec, model, options, example_inputs=example_inputs, data=data)[0]
 
 
 # --- a list of passes ---------------------------------------------------------------------
@@ -383,22 +200,6 @@ def run_passes(
     for entry, row in zip(record, rows[1:]):
         entry["row"] = row.to_dict()
     return CompressedResult(model, tuple(rows), record)
-
-
-def replay(passes: Sequence[Mapping[str, Any]], model: nn.Module, *, seed: int = 0, manager: Any = None) -> nn.Module:
-    """Re-apply recorded passes (``{"pass": name, "options": {...}}``) to ``model`` in place, as run_passes did.
-
-    Raises:
-        CompressionPassError: a recorded pass trains on data and cannot be replayed.
-    """
-    resolved = resolve_passes([(p["pass"], p.get("options") or {}) for p in passes], manager=manager)
-    check_order(resolved)
-    for step, rp in enumerate(resolved, start=1):
-        if rp.spec_needs_data:
-            raise CompressionPassError("trains on task data and cannot be replayed from a record", pass_name=rp.name)
-        _seed(seed + step)
-        model = _apply(rp.spec, model, rp.options, example_inputs=None, data=None)[0].model
-    return model
 
 
 # --- the table ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ __all__ = [
     "WeightInt8Linear",
     "has_int8pack_kernel",
     "quiet_ao",
+    "quantized_conv_types",
 ]
 
 HalfDtype = Literal["bfloat16", "float16"]
@@ -199,3 +200,10 @@ def weight_int8(model: nn.Module, *, compute_dtype: ComputeDtype = "float32") ->
         raise CompressionPassError("the model has no floating-point nn.Linear to quantize", pass_name="weight-int8")
     kernel = "aten._weight_int8pack_mm (bf16 activations)" if compute_dtype == "bfloat16" else "dequantize + F.linear"
     return {"linears": count, "compute_dtype": compute_dtype, "kernel": kernel}
+
+
+def quantized_conv_types() -> tuple[type, ...]:
+    """Statically quantized convolutions (their int8 weights are packed, as for dynamic Linear)."""
+    from torch.ao.nn.quantized.modules.conv import _ConvNd
+
+    return (_ConvNd,)

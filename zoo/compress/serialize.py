@@ -19,7 +19,6 @@ are re-applied to the base model on load, in order and with the recorded seed; p
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -27,8 +26,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, WeightInt8Linear, quiet_ao
+from zoo.compress.quantize import DYNAMIC_LINEAR_TYPES, WeightInt8Linear, quantized_conv_types, quiet_ao
 from zoo.compress.structure import describe, reshape
+from zoo._hashing import sha256_file
 from zoo.errors import CompressionPassError
 
 __all__ = [
@@ -58,12 +58,6 @@ def _key(prefix: str, leaf: str) -> str:
     return f"{prefix}.{leaf}" if prefix else leaf
 
 
-def _quantized_conv_types() -> tuple[type, ...]:
-    from torch.ao.nn.quantized.modules.conv import _ConvNd
-
-    return (_ConvNd,)
-
-
 def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
     """Every weight, bias and embedding of ``model`` once, int8 weights as their int8 values."""
     seen: set[int] = set()
@@ -81,7 +75,7 @@ def weight_tensors(model: nn.Module) -> Iterator[Tensor]:
             continue
         if isinstance(module, WeightInt8Linear):
             yield module.weight_int8
-        if isinstance(module, _quantized_conv_types()):  # static-int8 convolutions keep packed weights
+        if isinstance(module, quantized_conv_types()):  # static-int8 convolutions keep packed weights
             yield module.weight().int_repr()
             if module.bias() is not None:
                 yield module.bias().detach()
@@ -228,16 +222,8 @@ def write_weights(tensors: Mapping[str, Tensor], path: Path) -> Path:
     raise CompressionPassError(f"could not write {path} with a header zoo can read back")  # pragma: no cover
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _pass_entries(passes: Sequence[Any]) -> list[dict[str, Any]]:
-    from zoo.compress.pipeline import resolve_passes
+    from zoo.compress.spec import resolve_passes
 
     out = []
     for item in passes:
@@ -285,7 +271,7 @@ def save_compressed(model: nn.Module, passes: Sequence[Any], directory: str | Pa
         record.update(weights=None, modules={}, sha256=None)
     else:
         weights = write_weights(tensors, directory / WEIGHTS_FILE)
-        record.update(weights=WEIGHTS_FILE, modules=special, sha256=_sha256(weights))
+        record.update(weights=WEIGHTS_FILE, modules=special, sha256=sha256_file(weights))
     path = directory / RECORD_FILE
     write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path
@@ -315,13 +301,13 @@ def load_compressed(directory: str | Path, base_model: nn.Module, *, manager: An
         raise CompressionPassError(f"{path} has format {record.get('format')!r}; this zoo reads {FORMAT_VERSION}.")
     model = copy.deepcopy(base_model)
     if record["weights"] is None:
-        from zoo.compress.pipeline import replay
+        from zoo.compress.apply import replay
 
         return replay(record["passes"], model, seed=record["seed"], manager=manager).eval()
     weights = directory / record["weights"]
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} is missing; {path} refers to it.")
-    digest = _sha256(weights)
+    digest = sha256_file(weights)
     if digest != record["sha256"]:
         raise CompressionPassError(
             f"{weights} has sha256 {digest}, but {RECORD_FILE} recorded {record['sha256']}: the file changed "

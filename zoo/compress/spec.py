@@ -1,8 +1,10 @@
 """What a compression pass needs from the model and what it leaves behind (no torch here).
 
-A pass is a :class:`PassSpec`: a callable that follows :class:`zoo.contracts.CompressionPass`
-(``apply(model, options, *, example_inputs=None, data=None) -> CompressionReport``) and declares,
-as *state tags*, what it needs and what it changes:
+A pass is a :class:`PassSpec`: plain data naming the function that does the work
+(``fn(model, options, *, example_inputs=None, data=None) -> zoo.contracts.PassResult``), the
+architecture ``capabilities`` it needs (``prune-heads`` needs ``attention-heads``: a recipe whose
+backbone's architecture does not declare them is refused at validation) and, as *state tags*,
+what it needs and what it changes:
 
 ``requires``  tags that must hold before it runs (``magnitude-prune`` needs ``float-weights``)
 ``forbids``   tags that must not hold (``distill`` retrains every weight, so it refuses ``sparse``)
@@ -16,10 +18,11 @@ earlier pass that broke them. A pass registered without these attributes is not 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["TAGS", "INITIAL_STATE", "PassSpec", "TrainingData"]
+__all__ = ["TAGS", "INITIAL_STATE", "PassSpec", "TrainingData", "ResolvedPass", "resolve_passes"]
 
 TAGS: dict[str, str] = {
     "float-weights": "floating-point weights in plain torch.nn.Linear modules",
@@ -51,10 +54,10 @@ class TrainingData:
 class PassSpec:
     """A compression pass: the function that applies it and its state contract.
 
-    ``fn(model, options, *, example_inputs, data) -> model`` does the work (it may change
-    ``model`` in place and return it, or return a new one); calling the spec wraps the result in
-    a :class:`zoo.contracts.CompressionReport` with sizes before and after and the largest output
-    deviation measured on ``example_inputs`` (``atol``; ``inf`` when no inputs were given).
+    ``fn(model, options, *, example_inputs, data) -> PassResult`` does the work (it may change
+    ``model`` in place, or return a new one). ``capabilities``: architecture capabilities the
+    pass needs (an architecture builder declares its own as a ``capabilities`` attribute).
+    :func:`zoo.compress.pipeline.apply_spec` runs a spec and measures sizes and output change.
 
     ``exact_size``: the saved model is exactly as big as its tensors (False for passes whose
     sparsity a dense file cannot show). ``needs_data``: the pass trains and requires
@@ -68,6 +71,7 @@ class PassSpec:
     removes: frozenset[str] = frozenset()
     adds: frozenset[str] = frozenset()
     needs_data: bool = False
+    capabilities: frozenset[str] = frozenset()
     doc: str = ""
     why_forbidden: dict[str, str] = field(default_factory=dict)
 
@@ -82,8 +86,57 @@ class PassSpec:
         """The state once this pass has run on a model in ``state``."""
         return (state - self.removes) | self.adds
 
-    def __call__(self, model: Any, options: Any = None, *, example_inputs: tuple[Any, ...] | None = None,
-                 data: TrainingData | None = None) -> Any:
-        from zoo.compress.pipeline import apply_spec
 
-        return apply_spec(self, model, options, example_inputs=example_inputs, data=data)
+# --- naming passes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedPass:
+    """A pass ready to run: its name, callable (usually a :class:`PassSpec`), options and component."""
+
+    name: str
+    spec: Any
+    options: Any = None
+    component: Any = None
+
+    def options_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready data (tuples become lists)."""
+        if self.options is None:
+            return {}
+        if dataclasses.is_dataclass(self.options):
+            return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.options).items()}
+        return dict(self.options)
+
+    @property
+    def spec_needs_data(self) -> bool:
+        return bool(getattr(self.spec, "needs_data", False))
+
+    @property
+    def plugin(self) -> str | None:
+        return getattr(self.component, "plugin", None)
+
+
+def resolve_passes(passes: Sequence[Any], *, manager: Any = None) -> list[ResolvedPass]:
+    """Turn names, ``(name, options)`` pairs, components or specs into :class:`ResolvedPass` es.
+
+    Raises:
+        UnknownComponentError: a name no plugin provides.
+        OptionsError: options that do not fit the pass's schema.
+    """
+    from zoo.plugins import get_component, validate_options
+
+    out: list[ResolvedPass] = []
+    for item in passes:
+        if isinstance(item, ResolvedPass):
+            out.append(item)
+            continue
+        target, options = (item if isinstance(item, tuple) else (item, None))
+        if isinstance(target, str):
+            target = get_component("compression", target, manager=manager)
+        if isinstance(target, PassSpec):
+            out.append(ResolvedPass(target.name, target, options))
+            continue
+        if options is None or isinstance(options, Mapping):
+            options = validate_options(target, options or {})
+        out.append(ResolvedPass(target.name, target.obj, options, target))
+    return out

@@ -2,7 +2,7 @@
 
 There are no files to hash, so the fingerprint covers the scikit-learn version and the sha256
 of the data bytes instead. ``digits`` comes as (N, 8, 8) float64 images with values 0..16
-(modality "image"); the others as (N, features) float64 tables (modality "tabular").
+(modality "image"); the others as (N, features) float64 tables (modality "vector").
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def load_sklearn(options: SklearnOptions | None, *, base_dir: Path, seed: int) -
 
     opts = ensure_options(SklearnOptions, options)
     raw = getattr(datasets, f"load_{opts.name}")()
-    image = opts.name == "digits"
+    image = opts.modality == "image"
     inputs = np.asarray(raw.images if image else raw.data)
     labels = np.asarray(raw.target, dtype=np.int64)
     names = tuple(str(n) for n in raw.target_names)
@@ -50,7 +50,7 @@ def load_sklearn(options: SklearnOptions | None, *, base_dir: Path, seed: int) -
         options=opts,
         parts={"train": Part(inputs, labels, ())},
         label_names=names,
-        modality="image" if image else "tabular",
+        modality=opts.modality,
         seed=seed,
         files=(),
         extra=extra,

@@ -32,8 +32,8 @@ __all__ = [
     "take_inputs",
 ]
 
-Modality = Literal["text", "image", "tabular"]
-MODALITIES: tuple[str, ...] = get_args(Modality)
+Modality = Literal["text", "image", "vector"]
+MODALITIES: tuple[str, ...] = get_args(Modality)  # the same as zoo.contracts.MODALITIES
 Inputs = Union[list[str], "np.ndarray"]
 
 
@@ -117,7 +117,8 @@ def _freeze(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """One split of a dataset: inputs, int64 labels, label names, modality and provenance.
+    """One split of a dataset: inputs, int64 labels (or None: an unlabeled split, as domain
+    adaptation and self-training use), label names, modality and provenance.
 
     ``sources`` are the files this split was read from; ``fingerprint`` identifies its content
     (it changes whenever the files, the loader options or the carving seed change).
@@ -125,7 +126,7 @@ class Split:
 
     name: str
     inputs: Inputs
-    labels: np.ndarray
+    labels: np.ndarray | None
     label_names: tuple[str, ...]
     modality: Modality
     sources: tuple[SourceFile, ...]
@@ -136,6 +137,10 @@ class Split:
 
         if self.modality not in MODALITIES:
             raise ValueError(f"split {self.name!r}: modality {self.modality!r} is not one of {MODALITIES}")
+        if self.labels is None:  # unlabeled
+            if isinstance(self.inputs, np.ndarray):
+                _freeze(self.inputs)
+            return
         labels = np.asarray(self.labels)
         if labels.dtype != np.int64 or labels.ndim != 1:
             raise ValueError(f"split {self.name!r}: labels must be 1-d int64, got {labels.dtype} {labels.shape}")
@@ -148,7 +153,11 @@ class Split:
             _freeze(self.inputs)
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.inputs) if self.labels is None else len(self.labels)
+
+    @property
+    def labeled(self) -> bool:
+        return self.labels is not None
 
     def __repr__(self) -> str:
         return (
@@ -177,7 +186,7 @@ class Split:
         return Split(
             name=sub_name,
             inputs=take_inputs(self.inputs, idx),
-            labels=self.labels[idx],
+            labels=None if self.labels is None else self.labels[idx],
             label_names=self.label_names,
             modality=self.modality,
             sources=self.sources,

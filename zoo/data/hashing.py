@@ -1,7 +1,7 @@
 """Content hashes for dataset files and the fingerprint that names a loaded dataset.
 
-Files are hashed with sha256 in 1 MiB chunks. The result is memoized in-process, keyed by
-(resolved path, size, mtime_ns), so loading the same dataset twice reads each file once.
+Files are hashed with zoo's one streamed sha256 (:func:`zoo._hashing.sha256_file`), every time:
+no memo keyed by modification time, which would hide an edit that keeps size and mtime.
 """
 
 from __future__ import annotations
@@ -13,31 +13,11 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["CHUNK_SIZE", "FINGERPRINT_VERSION", "sha256_file", "canonical_json", "fingerprint", "clear_hash_cache"]
+__all__ = ["CHUNK_SIZE", "FINGERPRINT_VERSION", "sha256_file", "canonical_json", "fingerprint"]
 
-from .._hashing import CHUNK_SIZE
-from .._hashing import sha256_file as _sha256_file
+from .._hashing import CHUNK_SIZE, sha256_file
 
 FINGERPRINT_VERSION = "zoo.data/2"
-
-_cache: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Return the hex sha256 of the file at ``path``, memoized by (path, size, mtime_ns)."""
-    resolved = Path(path).resolve()
-    stat = resolved.stat()
-    key = (str(resolved), stat.st_size, stat.st_mtime_ns)
-    digest = _cache.get(key)
-    if digest is None:
-        digest = _cache[key] = _sha256_file(resolved)
-    return digest
-
-
-def clear_hash_cache() -> None:
-    """Forget every memoized file hash (tests use this)."""
-    _cache.clear()
-
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

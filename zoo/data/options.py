@@ -28,6 +28,7 @@ __all__ = [
     "IdxOptions",
     "SKLEARN_DATASETS",
     "ensure_options",
+    "path_options",
 ]
 
 O = TypeVar("O")
@@ -41,6 +42,27 @@ def _opt(default: Any, help: str, *, path: str | None = None) -> Any:
     ``"label-files"`` when the value names files (resolved against the recipe's directory and
     checked before a run starts; see :func:`path_options`)."""
     return field(default=default, metadata={"help": help, **({"path": path} if path else {})})
+
+
+def path_options(options: Any) -> list[tuple[str, str, str]]:
+    """``(option, path, kind)`` for every path-valued option, read from the fields' ``path`` metadata.
+
+    ``kind`` is ``"file"`` or ``"dir"``; a ``"label-files"`` option contributes each of its files.
+    """
+    import dataclasses
+
+    out: list[tuple[str, str, str]] = []
+    if options is None or not dataclasses.is_dataclass(options):
+        return out
+    for f in dataclasses.fields(options):
+        kind, value = f.metadata.get("path"), getattr(options, f.name)
+        if not kind or not value:
+            continue
+        if kind == "label-files":
+            out.extend((f.name, path, "file") for _, path in options.label_files())
+        else:
+            out.append((f.name, str(value), kind))
+    return out
 
 
 def _check_encoding(name: str) -> None:
@@ -91,6 +113,8 @@ class TextFilesOptions(SplitOptions):
     test: str | None = _opt(None, "test file (optional)", path="file")
     encoding: str = _opt("utf-8", "text encoding of the files")
     label_names: str | None = _opt(None, _LABEL_NAMES_HELP, path="file")
+
+    modality = "text"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -149,6 +173,8 @@ class LinesPerLabelOptions(SplitOptions):
         False, "skip lines that are blank (SentEval keeps them: CR has 3775 lines, 4 of them blank)"
     )
 
+    modality = "text"
+
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_encoding(self.encoding)
@@ -179,6 +205,12 @@ class SklearnOptions(SplitOptions):
     """Options of the ``sklearn`` loader: a dataset bundled with scikit-learn, by name."""
 
     name: SklearnName = _opt("digits", "which bundled dataset")
+    flatten: bool = _opt(False, "give digits as flat 64-value vectors (modality 'vector') instead of 8x8 images")
+
+    @property
+    def modality(self) -> str:
+        """``digits`` are 8x8 images (unless flattened); the other bundled datasets are feature vectors."""
+        return "image" if self.name == "digits" and not self.flatten else "vector"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -204,6 +236,8 @@ class IdxOptions(SplitOptions):
     label_names: str | None = _opt(
         None, "JSON file with the list of label names, indexed by label value (default: '0', '1', ...)", path="file"
     )
+
+    modality = "image"
 
     def __post_init__(self) -> None:
         super().__post_init__()

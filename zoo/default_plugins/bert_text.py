@@ -40,6 +40,12 @@ def build_bert_text(entry: "BackboneEntry", resolved: "ResolvedBackbone", *, dev
     return encoder
 
 
+build_bert_text.modality = "text"  # type: ignore[attr-defined]
+build_bert_text.capabilities = frozenset({"attention-heads", "transformer-ffn", "transformer-layers"})  # type: ignore[attr-defined]
+"""What compression passes may rely on (``PassSpec.capabilities``): heads to prune, FFN blocks,
+a stack of transformer layers to distill."""
+
+
 @hookimpl
 def register_architectures(register) -> None:
     register("bert", build_bert_text,

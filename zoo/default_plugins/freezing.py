@@ -5,11 +5,8 @@ parameters live under ``head.`` (``head_prefix``), sets ``requires_grad`` on *ev
 (so applying a policy twice, or after another one, gives the same result), keeps the head
 trainable, and returns a :class:`zoo.contracts.FreezeReport`.
 
-Layers for ``first-k`` are found by name. A parameter belongs to layer N when its name contains
-``encoder.layer.N.`` (Hugging Face BERT). If no parameter does, the first of these that matches
-is used: ``encoder.layers.N.`` (``torch.nn.TransformerEncoder``), ``layers.N.``, ``layer.N.``,
-``blocks.N.`` (ViT), ``h.N.`` (GPT-2). Backbone parameters that come before the first layer in
-``named_parameters()`` order (embeddings, stems, class tokens) are the embeddings.
+Layers for ``first-k`` come from the backbone's ``group_matcher()`` (:class:`zoo.contracts.Backbone`):
+the first group is the stem (embeddings, patch embedding), the groups after it are the layers.
 """
 
 from __future__ import annotations
@@ -19,12 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from ..contracts import FreezeReport
+from ..contracts import FreezeReport, backbone_groups
 from ..errors import FreezingPolicyError, did_you_mean
 from ..hookspecs import hookimpl
 
 __all__ = [
-    "LAYER_PATTERNS",
     "FirstKOptions",
     "PatternOptions",
     "freeze_none",
@@ -33,19 +29,7 @@ __all__ = [
     "freeze_bitfit",
     "freeze_norm_only",
     "freeze_pattern",
-    "find_layers",
 ]
-
-LAYER_PATTERNS: tuple[str, ...] = (
-    r"(?:^|\.)encoder\.layer\.(\d+)\.",
-    r"(?:^|\.)encoder\.layers\.(\d+)\.",
-    r"(?:^|\.)layers\.(\d+)\.",
-    r"(?:^|\.)layer\.(\d+)\.",
-    r"(?:^|\.)blocks\.(\d+)\.",
-    r"(?:^|\.)h\.(\d+)\.",
-)
-"""Layer-name patterns tried in order by ``first-k``; the first that matches any parameter wins."""
-
 
 @dataclass(frozen=True)
 class FirstKOptions:
@@ -98,33 +82,18 @@ def freeze_all_but_head(model: Any, options: Any = None, *, head_prefix: str = "
     return _apply(model, lambda name, p: name in head)
 
 
-def find_layers(names: list[str]) -> dict[str, int]:
-    """Map parameter names to their layer index using the first matching :data:`LAYER_PATTERNS`."""
-    for pattern in LAYER_PATTERNS:
-        rx = re.compile(pattern)
-        found = {n: int(m.group(1)) for n in names if (m := rx.search(n))}
-        if found:
-            return found
-    return {}
-
-
 def freeze_first_k(model: Any, options: FirstKOptions | None = None, *, head_prefix: str = "head") -> FreezeReport:
-    """Freeze the embeddings and the first k encoder layers; train the later layers and the head."""
+    """Freeze the embeddings (stem) and the first k layers of ``group_matcher()``; train the rest and the head."""
     opts = options or FirstKOptions()
-    names = [n for n, _ in model.named_parameters()]
-    head = _head_names(names, head_prefix, "first-k")
-    layers = find_layers([n for n in names if n not in head])
-    if not layers:
-        raise FreezingPolicyError(
-            "freezing policy 'first-k': no encoder layers found by name; expected names like "
-            f"'backbone.encoder.layer.0.*' (tried {', '.join(LAYER_PATTERNS)}). Use the 'pattern' policy instead."
-        )
-    count = max(layers.values()) + 1
+    head = _head_names([n for n, _ in model.named_parameters()], head_prefix, "first-k")
+    groups = backbone_groups(model)
+    count = len(groups) - 1
+    if count < 1:
+        raise FreezingPolicyError("freezing policy 'first-k': the backbone's group_matcher() lists no layer "
+                                  "groups after its stem. Use the 'pattern' policy instead.")
     if opts.k > count:
         raise FreezingPolicyError(f"freezing policy 'first-k': k={opts.k} but the backbone has {count} layers.")
-    first_layer = min(i for i, n in enumerate(names) if n in layers)
-    frozen = {n for i, n in enumerate(names) if (n in layers and layers[n] < opts.k)
-              or (i < first_layer and n not in head)}
+    frozen = {n for _, names_ in groups[: opts.k + 1] for n in names_} - head
     return _apply(model, lambda name, p: name not in frozen)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..compress.spec import PassSpec
+from ..contracts import PassResult
 from ..hookspecs import hookimpl
 
 __all__ = ["StaticInt8Options", "PruneChannelsOptions", "IMAGE_PASSES", "register_compression_passes"]
@@ -41,18 +42,18 @@ class PruneChannelsOptions:
 
 
 def _static_int8(model: Any, options: StaticInt8Options | None, *, example_inputs: Any = None,
-                 **_: Any) -> tuple[Any, dict]:
+                 **_: Any) -> PassResult:
     from zoo.compress.conv import static_int8
 
     o = options or StaticInt8Options()
     info = static_int8(model, example_inputs=example_inputs, backend=o.backend, per_channel=o.per_channel)
-    return info.pop("model"), info
+    return PassResult(info.pop("model"), info)
 
 
-def _prune_channels(model: Any, options: PruneChannelsOptions | None, **_: Any) -> tuple[Any, dict]:
+def _prune_channels(model: Any, options: PruneChannelsOptions | None, **_: Any) -> PassResult:
     from zoo.compress.conv import prune_channels
 
-    return model, prune_channels(model, fraction=(options or PruneChannelsOptions()).fraction)
+    return PassResult(model, prune_channels(model, fraction=(options or PruneChannelsOptions()).fraction))
 
 
 @dataclass(frozen=True)

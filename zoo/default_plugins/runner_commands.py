@@ -1,4 +1,4 @@
-"""Built-in plugin: the experiment commands ``plan``, ``run``, ``reproduce``.
+"""Built-in plugin: the experiment commands ``plan``, ``run``, ``reproduce``, ``runs``.
 
 Nothing here imports torch at module level: the CLI's start-up stays fast.
 """
@@ -131,7 +131,7 @@ def _run_run(args: argparse.Namespace) -> int:
     if not context_from_env().is_writer:  # under torchrun, rank 0 reports
         return 0
     if args.json:
-        print(json.dumps(result.record, indent=2))
+        print(json.dumps(result.record.to_dict(), indent=2))
         return 0
     print(f"run {result.run_id}: {result.run_dir}")
     for name, metrics in result.metrics.items():
@@ -200,15 +200,42 @@ def _configure_reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output-dir", help="where the re-run goes (default: beside the original run)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse when a plugin version or the run's recipe.toml changed since the run (default: warn)")
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
     from zoo.runner.reproduce import reproduce
 
     result = reproduce(args.run_dir, output_dir=Path(args.output_dir) if args.output_dir else None,
-                       progress=not args.quiet, verbose=not args.quiet)
+                       progress=not args.quiet, verbose=not args.quiet, strict=args.strict)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.format())
     return 0 if result.identical else 1
+
+
+def _configure_runs(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    clean = sub.add_parser("clean", help="list (or remove) the .partial directories of runs that died")
+    clean.add_argument("output_dir", nargs="?", default="runs", help="a folder of run directories (default: runs)")
+    clean.add_argument("--remove", action="store_true", help="delete them (default: only list them)")
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    import shutil
+
+    from zoo.runner.record import stale_partials
+
+    dead = stale_partials(args.output_dir)
+    for path in dead:
+        if args.remove:
+            shutil.rmtree(path)
+        print(("removed " if args.remove else "") + str(path))
+    if not dead:
+        print(f"no interrupted runs of dead processes under {args.output_dir}")
+    elif not args.remove:
+        print(f"{len(dead)} interrupted run(s) of dead processes; `zoo runs clean {args.output_dir} --remove` "
+              "deletes them")
+    return 0
 
 
 @hookimpl
@@ -219,3 +246,5 @@ def register_commands(register) -> None:
              summary="Run a transfer experiment from a recipe into a recorded run directory.")
     register("reproduce", configure=_configure_reproduce, run=_run_reproduce,
              summary="Re-run a recorded run, refuse if an input changed, compare metrics and weights.")
+    register("runs", configure=_configure_runs, run=_run_runs,
+             summary="Manage run directories: `zoo runs clean` lists or removes runs interrupted by a dead process.")

@@ -376,7 +376,7 @@ def load_classifier(name: str, *, device: str = "cpu") -> Classifier:
 
     from ..builder import load_backbone
     from ..plugins import get_component, validate_options
-    from ..runner.model import TransferModel
+    from ..models.transfer import TransferModel
 
     encoder = load_backbone(name, device=device)
     files = encoder.resolved.files

@@ -157,7 +157,7 @@ def load_run_model(source: RunSource | str | Path, *, device: str = "cpu") -> An
 
     from ..builder import load_backbone
     from ..plugins import get_component, validate_options
-    from ..runner.model import TransferModel, set_max_seq_length
+    from ..models.transfer import TransferModel
 
     src = source if isinstance(source, RunSource) else read_run(source)
     encoder = load_backbone(src.backbone, device=device)
@@ -168,7 +168,7 @@ def load_run_model(source: RunSource | str | Path, *, device: str = "cpu") -> An
                           f"({', '.join(changed) or 'another revision'}); restore the entry the run used.",
                           path=str(src.run_dir))
     if src.max_seq_length:
-        set_max_seq_length(encoder, int(src.max_seq_length))
+        encoder.set_max_seq_length(int(src.max_seq_length))
     comp = get_component("head", src.head)
     head = comp.obj(encoder.embedding_dim, src.num_classes, validate_options(comp, src.head_options))
     model = TransferModel(encoder, head)

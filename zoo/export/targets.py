@@ -111,13 +111,12 @@ def export_backbone_onnx(name: str, output: str | Path | None = None, *, check_t
                          max_seq_length: int | None = None, tolerance: float | None = 1e-4) -> OnnxExport:
     """Export a registered backbone (no head) to ONNX (default ``./NAME.onnx``) and check it on ``check_texts``."""
     from ..builder import load_backbone
-    from ..runner.model import set_max_seq_length
     from .onnx import export_onnx, require_onnx
 
     require_onnx()
     encoder = load_backbone(name).eval()
     if max_seq_length:
-        set_max_seq_length(encoder, max_seq_length)
+        encoder.set_max_seq_length(max_seq_length)
     path = Path(output) if output else Path(f"{name}.onnx")
     r = encoder.resolved
     export_onnx(encoder, path, source={"backbone": name, "repo_id": r.repo_id, "revision": r.revision})

@@ -300,6 +300,15 @@ class BertModel(nn.Module):
         self.pooler = _Pooler(config) if add_pooling_layer else None
         self.apply(self._init_weights)
 
+    def group_matcher(self) -> list[Any]:
+        """The embeddings, then each encoder layer (``zoo.contracts.LayerGroup``; names relative to this model)."""
+        from zoo.contracts import LayerGroup
+
+        groups = [LayerGroup("embeddings", tuple(f"embeddings.{n}" for n, _ in self.embeddings.named_parameters()))]
+        groups += [LayerGroup(f"layer{i}", tuple(f"encoder.layer.{i}.{n}" for n, _ in layer.named_parameters()))
+                   for i, layer in enumerate(self.encoder.layer)]
+        return groups
+
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Embedding)):

@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.contracts import LayerGroup
 from zoo._paths import repo_name_problem
 from zoo.errors import ArchitectureError
-from zoo.models.bert import BertConfig, BertModel, Packing, hf_key_map
+from zoo.models.bert import BertConfig, BertModel, Packing, _attention_mask, hf_key_map
 from zoo.weights import LoadReport, load_into
 
 __all__ = ["POOLING_MODES", "TextEncoder", "build_text_encoder", "read_snapshot_settings"]
@@ -68,9 +69,12 @@ _TOKENIZE_CHUNK = 4096  # texts tokenized per call when encoding (bounds the tok
 class TextEncoder(nn.Module):
     """Texts -> fixed-size embeddings: tokenizer, BERT encoder, pooling, optional L2 norm.
 
-    Build it with :func:`build_text_encoder`. ``load_report`` holds the
-    :class:`~zoo.weights.LoadReport` of the weights it was built from (None otherwise).
+    Implements :class:`zoo.contracts.Backbone` (``modality = "text"``). Build it with
+    :func:`build_text_encoder`. ``load_report`` holds the :class:`~zoo.weights.LoadReport` of the
+    weights it was built from (None otherwise).
     """
+
+    modality = "text"
 
     def __init__(
         self,
@@ -133,11 +137,79 @@ class TextEncoder(nn.Module):
             "token_type_ids": torch.tensor([e.type_ids for e in encodings], dtype=torch.long),
         }
 
-    def forward_features(
+    def token_features(
         self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
     ) -> Tensor:
         """Token features ``(B, T, H)`` (the encoder's last hidden states)."""
         return self.model(input_ids, attention_mask, token_type_ids)
+
+    # the Backbone contract ------------------------------------------------------------------
+
+    def preprocess(self, inputs: Sequence[str]) -> dict[str, Tensor]:
+        """Texts -> one tokenized batch on this encoder's device."""
+        return {k: v.to(self.device) for k, v in self.tokenize(list(inputs)).items()}
+
+    def forward_features(self, batch: dict[str, Tensor]) -> Tensor:
+        """Pooled embeddings ``(B, H)`` of a batch from :meth:`preprocess`."""
+        return self(**batch)
+
+    def preprocessing(self) -> dict[str, Any]:
+        """What turns a text into features besides the weights (feature-cache key, run record)."""
+        return {"max_seq_length": self._max_seq_length, "pooling": self._pooling, "normalize": self._normalize,
+                "do_lower_case": self._do_lower_case, "text_prefix": str(self.text_prefix or ""), "dtype": "float32"}
+
+    def group_matcher(self) -> list[LayerGroup]:
+        """The embeddings, then each encoder layer, in order (parameter names as in ``named_parameters``)."""
+        return [LayerGroup(g.name, tuple(f"model.{n}" for n in g.params)) for g in self.model.group_matcher()]
+
+    def set_max_seq_length(self, max_seq_length: int) -> None:
+        """Truncate inputs to ``max_seq_length`` tokens (at most the model's position embeddings)."""
+        limit = self.model.config.max_position_embeddings
+        if not 1 < max_seq_length <= limit:
+            raise ArchitectureError(f"max_seq_length {max_seq_length} must be between 2 and {limit}.")
+        _configure_tokenizer(self.tokenizer, max_seq_length, self.model.config.pad_token_id)
+        self._max_seq_length = int(max_seq_length)
+
+    # a frozen prefix computed once (used by fine-tuning when the first layers are frozen) ---------
+
+    def prefix_states(self, inputs: Sequence[str], k: int, *, batch_size: int = 64) -> list[Tensor]:
+        """Each text's hidden states after the embeddings and the first ``k`` layers, ``(T_i, H)``.
+
+        Computed in eval mode (no dropout: the layers are frozen) and without padding positions.
+        """
+        texts = list(inputs)
+        out: list[Tensor | None] = [None] * len(texts)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                for start in range(0, len(texts), batch_size):
+                    idx = order[start:start + batch_size]
+                    tok = self.preprocess([texts[i] for i in idx])
+                    mask = _attention_mask(tok["attention_mask"])
+                    h = self.model.embeddings(tok["input_ids"], tok["token_type_ids"])
+                    for layer in self.model.encoder.layer[:k]:
+                        h = layer(h, mask)
+                    lengths = tok["attention_mask"].sum(1).tolist()
+                    for row, i in enumerate(idx):
+                        out[i] = h[row, : lengths[row]].detach().clone()
+        finally:
+            self.train(was_training)
+        return out  # type: ignore[return-value]
+
+    def features_from_prefix(self, states: list[Tensor], k: int) -> Tensor:
+        """Pooled features from :meth:`prefix_states`: the remaining layers, pooling, normalization."""
+        from torch.nn.utils.rnn import pad_sequence
+
+        h = pad_sequence(states, batch_first=True)
+        lengths = torch.tensor([len(s) for s in states], device=h.device)
+        attention = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths[:, None]).long()
+        mask = _attention_mask(attention)
+        for layer in self.model.encoder.layer[k:]:
+            h = layer(h, mask)
+        pooled = self.pool(h, attention)
+        return F.normalize(pooled, p=2, dim=1) if self._normalize else pooled
 
     def pool(self, features: Tensor, attention_mask: Tensor) -> Tensor:
         """``(B, T, H)`` -> ``(B, H)`` with this encoder's pooling; padding is ignored."""
@@ -145,7 +217,7 @@ class TextEncoder(nn.Module):
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
         """Pooled embeddings ``(B, H)``, L2-normalized when the encoder declares it."""
-        pooled = self.pool(self.forward_features(input_ids, attention_mask, token_type_ids), attention_mask)
+        pooled = self.pool(self.token_features(input_ids, attention_mask, token_type_ids), attention_mask)
         return F.normalize(pooled, p=2, dim=1) if self._normalize else pooled
 
     def encode(
@@ -185,7 +257,7 @@ class TextEncoder(nn.Module):
 
     def _packable(self) -> bool:
         """Whether ``encode`` may run packed batches: the plain BERT path, not an overridden one."""
-        return (self.packed and isinstance(self.model, BertModel) and type(self).forward_features is TextEncoder.forward_features
+        return (self.packed and isinstance(self.model, BertModel) and type(self).token_features is TextEncoder.token_features
                 and all(hasattr(layer.attention.self, "packed") for layer in self.model.encoder.layer))
 
     def _token_ids(self, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,8 +314,8 @@ class TextEncoder(nn.Module):
         return pooled.float().cpu()
 
     def _embed_batch(self, texts: list[str], normalize: bool) -> Tensor:
-        batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
-        features = self.forward_features(**batch)
+        batch = self.preprocess(texts)
+        features = self.token_features(**batch)
         pooled = self.pool(features, batch["attention_mask"])
         if normalize:
             pooled = F.normalize(pooled, p=2, dim=1)

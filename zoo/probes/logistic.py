@@ -14,7 +14,13 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from ._lbfgs import LbfgsResult, fit_logistic
 
-__all__ = ["LogisticProbe"]
+__all__ = ["LogisticProbe", "DEFAULT_C_GRID", "REFINE_STEPS"]
+
+DEFAULT_C_GRID: tuple[float, ...] = (1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4, 1e6)
+"""CLIP's coarse sweep of the inverse regularization strength ``C`` (every two decades)."""
+
+REFINE_STEPS = 2
+"""Bisection steps in log10 space after the coarse ``C`` grid (each adds two fits)."""
 
 _MIN_SCALE = 1e-8
 
@@ -49,6 +55,11 @@ class LogisticProbe(ClassifierMixin, BaseEstimator):
 
     #: the option :meth:`fit_path` sweeps with warm starts (see :mod:`zoo.probes.selection`)
     path_param = "C"
+
+    #: declared search space (read by :func:`zoo.runner.evaluate.search_space`): with ``C = "auto"``
+    #: the evaluator sweeps :data:`DEFAULT_C_GRID` on validation, refined by :data:`REFINE_STEPS`
+    search_space = {"C": DEFAULT_C_GRID}
+    search_refine = REFINE_STEPS
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0,
                  c_grid: tuple[float, ...] = (), warm_start: bool = False):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 __all__ = ["FileSpec", "InputSpec", "Reference", "Lineage", "BackboneEntry", "Integrity", "Modality"]
 
 Integrity = Literal["verified", "tofu"]
-Modality = Literal["text", "image"]
+Modality = Literal["text", "image", "vector"]
 
 
 @dataclass(frozen=True)

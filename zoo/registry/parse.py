@@ -70,7 +70,7 @@ _LINEAGE_KEYS: dict[str, re.Pattern[str] | None] = {
     "source_sha256": SHA256_RE,
 }
 _CHOICES = {
-    "modality": ("text", "image"),
+    "modality": ("text", "image", "vector"),
     "pooling": ("mean", "cls", "max"),
     "integrity": ("verified", "tofu"),
 }

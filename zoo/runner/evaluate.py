@@ -32,10 +32,11 @@ experiments with their standard deviations (see :func:`zoo.runner.metrics.classi
 
 * an option ``<name>_grid`` (e.g. ``c_grid = [0.01, 0.1, 1, 10]``) that is not empty sweeps the
   option ``<name>`` (matched case-insensitively: ``c_grid`` sweeps ``C``) over those values;
-* an option set to ``"auto"`` (or ``None`` for ``C``) sweeps the values in the estimator class's
-  ``search_space = {"name": (...)}`` attribute, or for ``C`` the default grid
-  :data:`DEFAULT_C_GRID` (CLIP's coarse sweep, 1e-6 to 1e6), refined by :data:`REFINE_STEPS`
-  bisection steps in log space around the best value.
+* an option set to ``"auto"`` (or ``None``) sweeps the values the estimator class declares in its
+  ``search_space = {"name": (...)}`` attribute; a class that also declares ``search_refine = n``
+  has a single swept numeric option refined by ``n`` bisection steps in log space around the best
+  value (``logistic-probe`` declares CLIP's coarse ``C`` sweep, refined twice; see
+  :mod:`zoo.probes.logistic`). The runner knows no hyperparameter by name.
 
 Several swept options are searched as a full grid.
 """
@@ -56,20 +57,12 @@ from ..probes.selection import refit
 from .metrics import classification_metrics, confusion_matrix
 
 __all__ = [
-    "DEFAULT_C_GRID",
-    "REFINE_STEPS",
     "INNER_VALIDATION_FRACTION",
     "EvalResult",
     "SearchSpace",
     "evaluate",
     "search_space",
 ]
-
-DEFAULT_C_GRID: tuple[float, ...] = (1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4, 1e6)
-"""CLIP's coarse sweep of the inverse regularization strength ``C`` (every two decades)."""
-
-REFINE_STEPS = 2
-"""Bisection steps in log10 space after the default coarse ``C`` grid (each adds two fits)."""
 
 INNER_VALIDATION_FRACTION = 0.2
 """Share of the training data held out to choose hyperparameters when no validation split serves."""
@@ -142,6 +135,7 @@ def search_space(component: Any, options: Any = None) -> SearchSpace:
     """
     params = _params(_options(component, options))
     declared = dict(getattr(component.obj, "search_space", None) or {})
+    declared_refine = int(getattr(component.obj, "search_refine", 0) or 0)
     by_lower = {name.lower(): name for name in params}
     grid: dict[str, tuple] = {}
     refine = 0
@@ -154,12 +148,10 @@ def search_space(component: Any, options: Any = None) -> SearchSpace:
     for name, value in params.items():
         if name in grid:
             continue
-        if value == _AUTO or (value is None and (name in declared or name == "C")):
+        if value == _AUTO or (value is None and name in declared):
             if name in declared:
                 grid[name] = tuple(declared[name])
-            elif name == "C":
-                grid[name] = DEFAULT_C_GRID
-                refine = REFINE_STEPS
+                refine = declared_refine
             else:
                 raise ValueError(
                     f"{component.kind} {component.name!r}: option {name!r} is {value!r} but no grid is known "

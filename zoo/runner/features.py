@@ -43,7 +43,7 @@ from .._atomic import atomic_write
 from .._hashing import CHUNK_SIZE
 from ..data.hashing import canonical_json
 
-__all__ = ["FEATURES_FORMAT", "CacheStats", "FeatureCache", "encode_cached", "inputs_digest"]
+__all__ = ["FEATURES_FORMAT", "CacheStats", "FeatureCache", "encode", "inputs_digest", "weights_digest"]
 
 FEATURES_FORMAT = "zoo.features/2"  # 2: encode packs batches (features differ in the last bits)
 """Bumped whenever the cache layout or the meaning of a key part changes."""
@@ -89,6 +89,40 @@ def inputs_digest(inputs: Sequence[Any] | np.ndarray) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
     return h.hexdigest()
+
+
+def weights_digest(resolved: Any) -> str:
+    """One sha256 naming a backbone's weights: over each verified file's name and sha256."""
+    from ..data.hashing import fingerprint
+
+    return fingerprint({"repo": resolved.repo_id, "revision": resolved.revision,
+                        "files": dict(sorted(resolved.sha256.items()))})
+
+
+def encode(backbone: Any, inputs: Sequence[Any] | np.ndarray, *, batch_size: int) -> np.ndarray:
+    """Pooled features ``(N, dim)`` float32 of raw inputs, in input order.
+
+    A backbone with its own ``encode(items, batch_size=...)`` (the text encoder's, batched longest
+    first) uses it; any other :class:`zoo.contracts.Backbone` is run batch by batch through
+    ``preprocess`` and ``forward_features`` in eval and inference mode.
+    """
+    items = inputs if isinstance(inputs, np.ndarray) else list(inputs)
+    own = getattr(backbone, "encode", None)
+    if callable(own):
+        return np.asarray(own(items, batch_size=batch_size))
+    import torch
+
+    was_training = backbone.training
+    backbone.eval()
+    chunks = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(items), batch_size):
+                batch = backbone.preprocess(items[start:start + batch_size])
+                chunks.append(backbone.forward_features(batch).float().cpu().numpy())
+    finally:
+        backbone.train(was_training)
+    return np.concatenate(chunks) if chunks else np.zeros((0, backbone.embedding_dim), dtype=np.float32)
 
 
 def _code_version() -> str:
@@ -234,7 +268,7 @@ class FeatureCache:
         preprocessing: Mapping[str, Any],
         batch_size: int,
     ) -> np.ndarray:
-        """The features of ``inputs``: from disk on a hit, else ``encoder.encode`` then stored.
+        """The features of ``inputs``: from disk on a hit, else :func:`encode` then stored.
 
         Returns a float32 array ``(len(inputs), dim)``.
 
@@ -258,7 +292,7 @@ class FeatureCache:
                 return found
             self.stats.rejected += int(corrupt)
             items = inputs if isinstance(inputs, np.ndarray) else list(inputs)
-            array = np.ascontiguousarray(np.asarray(encoder.encode(items, batch_size=batch_size)), dtype=np.float32)
+            array = np.ascontiguousarray(encode(encoder, items, batch_size=batch_size), dtype=np.float32)
             if array.ndim < 1 or array.shape[0] != len(inputs):
                 raise ValueError(f"the encoder returned shape {array.shape} for {len(inputs)} inputs.")
             self._write(key, array, parts)
@@ -286,23 +320,3 @@ class FeatureCache:
             if sub.is_dir() and len(sub.name) == 2:
                 shutil.rmtree(sub, ignore_errors=True)
         return removed
-
-
-def encode_cached(
-    encoder: Any,
-    inputs: Sequence[Any] | np.ndarray,
-    *,
-    cache: FeatureCache | None,
-    weights_sha256: str,
-    dataset_fingerprint: str,
-    split: str,
-    preprocessing: Mapping[str, Any],
-    batch_size: int,
-) -> np.ndarray:
-    """``cache.get_or_compute(...)``, or a plain ``encoder.encode`` when ``cache`` is None."""
-    if cache is None:
-        items = inputs if isinstance(inputs, np.ndarray) else list(inputs)
-        return np.asarray(encoder.encode(items, batch_size=batch_size), dtype=np.float32)
-    return cache.get_or_compute(encoder, inputs, weights_sha256=weights_sha256,
-                                dataset_fingerprint=dataset_fingerprint, split=split,
-                                preprocessing=preprocessing, batch_size=batch_size)

@@ -89,60 +89,38 @@ class Plan:
 
 
 def plan(recipe: Recipe, *, build_model: bool = True) -> Plan:
-    """Describe ``recipe``: plugins, backbone source, split sizes, trainable parameters.
+    """Describe ``recipe`` from its :func:`~zoo.runner.assembly.assemble` (the one ``zoo run``
+    executes): plugins, backbone source, split sizes, trainable parameters.
 
     With ``build_model`` the backbone is loaded (from the verified local cache, or downloaded)
     to count parameters under the freezing policy.
     """
-    from ..builder import resolve_device
-    from ..plugins import get_component, validate_options
-    from ..registry import backbone_info
-    from .run import _subset
+    from .assembly import assemble
+    from .model import frozen_prefix_layers
 
-    def part(role: str, kind: str, name: str, options: Any) -> PlanPart:
-        c = get_component(kind, name)
-        return PlanPart(role, name, c.plugin, c.version, dict(options))
-
-    entry = backbone_info(recipe.backbone.name)
-    arch = get_component("architecture", entry.architecture)
+    a = assemble(recipe, build_model=build_model)
+    entry, arch = a.entry, a.parts["architecture"]
     parts = [PlanPart("backbone", entry.name, f"registry {entry.source}", None, {}),
-             PlanPart("architecture", entry.architecture, arch.plugin, arch.version, {}),
-             part("dataset", "dataset", recipe.data.loader, recipe.data.options),
-             part("head", "head", recipe.head.name, recipe.head.options),
-             part("freezing", "freezing", recipe.freezing.name, recipe.freezing.options)]
-    parts += [part(f"compression[{i}]", "compression", c.name, c.options) for i, c in enumerate(recipe.compression)]
-    parts += [part(f"evaluator[{i}]", "evaluator", e.name, e.options) for i, e in enumerate(recipe.evaluators)]
-
-    loader = get_component("dataset", recipe.data.loader)
-    bundle = loader.obj(validate_options(loader, recipe.data.options), base_dir=recipe.base_dir, seed=recipe.seed)
-    limits = {"train": recipe.data.max_train, "validation": recipe.data.max_validation, "test": recipe.data.max_test}
-    splits = {k: len(_subset(s, limits[k], recipe.seed)) for k, s in bundle.splits.items()}
-
+             PlanPart("architecture", entry.architecture, arch.component.plugin, arch.component.version, {})]
+    parts += [PlanPart(role.replace(".", "[") + ("]" if "." in role else ""), p.name, p.component.plugin,
+                       p.component.version, p.options_dict())
+              for role, p in a.parts.items() if role != "architecture"]
     trainable = total = None
     tensors: tuple[str, ...] = ()
     mode = "head on cached features"
     max_len = recipe.backbone.max_seq_length or entry.input.max_seq_length
-    if build_model:
-        from ..builder import load_backbone
-        from .model import TransferModel
-
-        encoder = load_backbone(recipe.backbone.name, device="cpu")
-        max_len = recipe.backbone.max_seq_length or encoder.max_seq_length
-        head_c = get_component("head", recipe.head.name)
-        freeze_c = get_component("freezing", recipe.freezing.name)
-        head = head_c.obj(encoder.embedding_dim, bundle.num_classes, validate_options(head_c, recipe.head.options))
-        model = TransferModel(encoder, head)
-        report = freeze_c.obj(model, validate_options(freeze_c, recipe.freezing.options), head_prefix="head")
+    if a.model is not None:
+        max_len = a.backbone.preprocessing().get("max_seq_length", max_len)
+        report = a.freeze
         trainable, total, tensors = report.trainable_params, report.total_params, report.trainable
-        if any(n.startswith("backbone.") for n in tensors):
-            from .model import frozen_prefix_layers
-
-            k = frozen_prefix_layers(model)
-            mode = "end-to-end fine-tuning" + (f" (frozen embeddings + {k} layers computed once per text)" if k else "")
+        if a.trains_backbone:
+            k = frozen_prefix_layers(a.model)
+            mode = "end-to-end fine-tuning" + (f" (frozen embeddings + {k} layers computed once per input)" if k else "")
     return Plan(recipe, tuple(parts),
                 {"name": entry.name, "repo_id": entry.repo_id, "revision": entry.revision,
                  "integrity": entry.integrity, "embedding_dim": entry.embedding_dim, "max_seq_length": max_len},
-                splits, bundle.num_classes, trainable, total, tensors, mode, resolve_device(recipe.device))
+                {k: len(s) for k, s in a.splits.items()}, a.bundle.num_classes, trainable, total, tensors, mode,
+                a.device)
 
 
 def _dimension(values: Any) -> str:

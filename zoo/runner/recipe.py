@@ -204,16 +204,54 @@ class Recipe:
     overrides: tuple[str, ...] = ()
     description: str = ""
     threads: int | None = None
+    parts: Mapping[str, tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """role (``dataset``, ``head``, ``freezing``, ``compression.0``, ``evaluator.0``, ...) ->
+    (component, validated options instance): validated once, here."""
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe (overrides applied) as plain data, ready for TOML."""
         return _thaw(self.raw)
+
+    def to_toml(self) -> str:
+        """The resolved recipe as a TOML file (written into each run directory as ``recipe.toml``)."""
+        from .._toml import dumps
+
+        header = (f"# resolved recipe of a zoo run: {self.source}\n"
+                  f"# overrides: {' '.join(self.overrides) or '(none)'}\n"
+                  f"# relative paths are relative to: {self.base_dir}\n")
+        return header + dumps(self.to_dict())
+
+    def resolved(self) -> dict[str, Any]:
+        """Every option with its value in effect, defaults included: what a run records and
+        ``zoo reproduce`` re-runs (so a default that changes later does not change a re-run)."""
+        top = {f.name: getattr(self, f.name) for f in dataclasses.fields(TopSpec)}
+        top["output_dir"] = str(self.raw.get("output_dir", top["output_dir"]))
+        out: dict[str, Any] = {**top, "backbone": _fields(self.backbone)}
+        out["data"] = {**_fields(self.data, skip=("options",)), "options": _fields(self.parts["dataset"][1])}
+        for role in ("head", "freezing"):
+            out[role] = {"name": getattr(self, role).name, "options": _fields(self.parts[role][1])}
+        out["training"] = _fields(self.training)
+        for key, role, specs in (("compression", "compression", self.compression),
+                                 ("evaluators", "evaluator", self.evaluators)):
+            out[key] = [{"name": spec.name, "options": _fields(self.parts[f"{role}.{i}"][1])}
+                        for i, spec in enumerate(specs)]
+        if "sweep" in self.raw:
+            out["sweep"] = _thaw(self.raw["sweep"])
+        return out
 
     def with_overrides(self, overrides: Sequence[str]) -> Recipe:
         """A new recipe with more ``key=value`` overrides applied (validated again)."""
         raw = apply_overrides(_thaw(self.raw), overrides, source=self.source)
         return recipe_from_dict(raw, source=self.source, base_dir=self.base_dir,
                                 overrides=(*self.overrides, *overrides))
+
+
+def _fields(options: Any, *, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """An options instance as plain data: every init field (defaults included); tuples as lists."""
+    if options is None:
+        return {}
+    return {f.name: _thaw(getattr(options, f.name)) for f in dataclasses.fields(options)
+            if f.init and f.name not in skip}
 
 
 SECTIONS = ("backbone", "data", "head", "freezing", "training", "compression", "evaluators", "sweep")
@@ -397,29 +435,12 @@ def _component(check: _Checker, kind: str, raw: Any, key: str) -> tuple[Componen
     return ComponentSpec(name, MappingProxyType(dict(options))), comp, validated
 
 
-def _component_list(check: _Checker, kind: str, raw: Any, key: str) -> tuple[ComponentSpec, ...]:
+def _component_list(check: _Checker, kind: str, raw: Any, key: str) -> list[tuple[ComponentSpec, Any, Any]]:
     if isinstance(raw, Mapping):
         raw = [raw]
-    if not isinstance(raw, list):
+    if not isinstance(raw, (list, tuple)):
         raise check.fail(key, f"expected a list of tables ([[{key}]]), got {type(raw).__name__}.")
-    return tuple(_component(check, kind, item, f"{key}.{i}")[0] for i, item in enumerate(raw))
-
-
-def _data_paths(options: Any) -> list[tuple[str, str, bool]]:
-    """(option key, path, is_dir) for every path-valued option of a dataset loader's options."""
-    out: list[tuple[str, str, bool]] = []
-    if options is None or not dataclasses.is_dataclass(options):
-        return out
-    for f in dataclasses.fields(options):
-        value = getattr(options, f.name)
-        help_text = str(f.metadata.get("help", ""))
-        if f.name == "directory" and isinstance(value, str):
-            out.append((f.name, value, True))
-        elif f.name == "files" and hasattr(options, "label_files"):
-            out.extend(("files", path, False) for _, path in options.label_files())
-        elif isinstance(value, str) and value and re.search(r"\bfile\b", help_text):
-            out.append((f.name, value, False))
-    return out
+    return [_component(check, kind, item, f"{key}.{i}") for i, item in enumerate(raw)]
 
 
 def _check_data_files(check: _Checker, comp: Any, options: Any, base_dir: Path) -> None:
@@ -432,10 +453,11 @@ def _check_data_files(check: _Checker, comp: Any, options: Any, base_dir: Path) 
         except DatasetFileNotFoundError as exc:
             raise check.fail(f"data.options.{exc.key}", str(exc)) from None
         return
+    from ..data.options import path_options
     from ..data.paths import resolve_file
 
-    for key, value, is_dir in _data_paths(options):
-        if is_dir:
+    for key, value, kind in path_options(options):
+        if kind == "dir":
             path = Path(value).expanduser()
             path = path if path.is_absolute() else base_dir / path
             if not path.is_dir():
@@ -459,14 +481,46 @@ def _check_compression_order(check: _Checker, passes: Sequence[ComponentSpec]) -
         raise check.fail(f"compression.{step - 1}.name" if step else "compression", str(exc)) from None
 
 
-def _check_backbone(check: _Checker, name: str) -> None:
+def _check_backbone(check: _Checker, name: str) -> Any:
     from ..errors import RegistryError
     from ..registry import backbone_info
 
     try:
-        backbone_info(name)
+        return backbone_info(name)
     except RegistryError as exc:
         raise check.fail("backbone.name", str(exc)) from None
+
+
+def _check_modality(check: _Checker, entry: Any, loader: Any, options: Any) -> None:
+    """The dataset's modality (declared by its options, e.g. ``CsvOptions.modality``) must be the backbone's."""
+    from ..errors import ModalityMismatchError
+
+    data = getattr(options, "modality", None) or getattr(loader.obj, "modality", None)
+    if data is None or data == entry.modality:
+        return
+    err = check.fail("data.loader", "")
+    raise ModalityMismatchError(
+        f"dataset loader {loader.name!r} gives {data} inputs, but backbone {entry.name!r} takes {entry.modality} "
+        f"inputs. Choose a {data} backbone (`zoo list`) or a {entry.modality} dataset.",
+        data_modality=data, backbone_modality=entry.modality, source=err.source, key=err.key, line=err.line)
+
+
+def _check_capabilities(check: _Checker, entry: Any, passes: Sequence[tuple[ComponentSpec, Any, Any]]) -> None:
+    """Each compression pass's ``PassSpec.capabilities`` must be among the architecture's ``capabilities``."""
+    from ..errors import CapabilityError
+    from ..plugins import get_component
+
+    arch = get_component("architecture", entry.architecture)
+    has = frozenset(getattr(arch.obj, "capabilities", ()) or ())
+    for i, (spec, comp, _) in enumerate(passes):
+        missing = sorted(frozenset(getattr(comp.obj, "capabilities", ()) or ()) - has)
+        if missing:
+            err = check.fail(f"compression.{i}.name", "")
+            raise CapabilityError(
+                f"compression pass {spec.name!r} needs {', '.join(missing)}, which architecture "
+                f"{entry.architecture!r} of backbone {entry.name!r} does not have "
+                f"(it has: {', '.join(sorted(has)) or 'none declared'}). Remove the pass or choose another backbone.",
+                missing=missing, source=err.source, key=err.key, line=err.line)
 
 
 def _check_sweep_keys(check: _Checker, sweep: SweepSpec, raw: Mapping[str, Any]) -> None:
@@ -476,6 +530,65 @@ def _check_sweep_keys(check: _Checker, sweep: SweepSpec, raw: Mapping[str, Any])
         head = key.split(".")[0]
         if head == "sweep" or (head not in SECTIONS and head not in _TOP_KEYS):
             raise check.fail(f"sweep.params.{key}", f"{key!r} is not a recipe key that a trial can set.")
+
+
+def _check_top(check: _Checker, raw: Mapping[str, Any]) -> TopSpec:
+    unknown = [k for k in raw if k not in _TOP_KEYS and k not in SECTIONS]
+    if unknown:
+        key = unknown[0]
+        raise check.fail(key, f"unknown key {key!r}.{_suggest(key, [*_TOP_KEYS, *SECTIONS])} "
+                              f"Recipe keys: {', '.join(_TOP_KEYS)}; tables: {', '.join(SECTIONS)}.")
+    for required in ("backbone", "data"):
+        if required not in raw:
+            raise check.fail("", f"the recipe has no [{required}] table; see docs/recipes.md.")
+    return check.section(TopSpec, {k: raw[k] for k in _TOP_KEYS if k in raw}, "")
+
+
+def _check_data(check: _Checker, raw: Mapping[str, Any], entry: Any, base_dir: Path,
+                check_files: bool) -> tuple[DataSpec, dict[str, tuple[Any, Any]]]:
+    """``[data]``: the section, the loader and its options (modality, files); ``parts`` starts here."""
+    from ..errors import UnknownComponentError
+    from ..plugins import get_component
+
+    data_raw = check.table(raw["data"], "data")
+    data_opts_raw = check.table(data_raw.get("options", {}), "data.options")
+    data = check.section(DataSpec, {**data_raw, "options": MappingProxyType(dict(data_opts_raw))}, "data",
+                         tables=("options",))
+    try:
+        loader = get_component("dataset", data.loader)
+    except UnknownComponentError as exc:
+        raise check.fail("data.loader", str(exc)) from None
+    data_options = check.options(loader, data_opts_raw, "data.options")
+    _check_modality(check, entry, loader, data_options)
+    if check_files:
+        _check_data_files(check, loader, data_options, base_dir)
+    return data, {"dataset": (loader, data_options)}
+
+
+def _check_work(check: _Checker, training: TrainingSpec, evaluators: Sequence[ComponentSpec], data: DataSpec) -> None:
+    if training.epochs == 0 and not evaluators:
+        raise check.fail("evaluators", "nothing to do: training.epochs is 0 and there are no [[evaluators]]. "
+                                       "Add an evaluator (e.g. name = \"logistic-probe\") or train the head.")
+    if data.folds and training.epochs > 0:
+        raise check.fail("data.folds", "k-fold cross-validation evaluates probes on frozen features; "
+                                       "set training.epochs = 0 or remove data.folds.")
+
+
+def _check_sweep(check: _Checker, raw: Mapping[str, Any], source: str) -> SweepSpec:
+    from ..search.space import parse_space
+
+    sweep_raw = check.table(raw["sweep"], "sweep")
+    params = check.table(sweep_raw.get("params", {}), "sweep.params")
+    space = parse_space(params, source=source, line_of=check.line)
+    sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType(
+        {d.key: d.choices if d.kind == "categorical" else MappingProxyType(d.to_dict()) for d in space.dimensions})},
+        "sweep", tables=("params",))
+    if sweep.method != "optuna" and not space.all_categorical:
+        key = next(d.key for d in space.dimensions if d.kind != "categorical")
+        raise check.fail(f"sweep.params.{key}", f"method {sweep.method!r} tries listed values; a range "
+                                                f"{{ low, high }} needs method = \"optuna\" (or give a list).")
+    _check_sweep_keys(check, sweep, raw)
+    return sweep
 
 
 def recipe_from_dict(
@@ -493,71 +606,28 @@ def recipe_from_dict(
         RecipeError: the first problem found, naming the file, line and key.
     """
     base_dir = Path(base_dir)
-    overridden = {}
-    for item in overrides:
-        key = item.partition("=")[0].strip()
-        overridden[key] = item
+    overridden = {item.partition("=")[0].strip(): item for item in overrides}
     check = _Checker(source, key_lines(text) if text else {}, overridden)
     raw = dict(raw)
-
-    unknown = [k for k in raw if k not in _TOP_KEYS and k not in SECTIONS]
-    if unknown:
-        key = unknown[0]
-        raise check.fail(key, f"unknown key {key!r}.{_suggest(key, [*_TOP_KEYS, *SECTIONS])} "
-                              f"Recipe keys: {', '.join(_TOP_KEYS)}; tables: {', '.join(SECTIONS)}.")
-    for required in ("backbone", "data"):
-        if required not in raw:
-            raise check.fail("", f"the recipe has no [{required}] table; see docs/recipes.md.")
-    top = check.section(TopSpec, {k: raw[k] for k in _TOP_KEYS if k in raw}, "")
-
+    top = _check_top(check, raw)
     backbone = check.section(BackboneSpec, check.table(raw["backbone"], "backbone"), "backbone")
-    _check_backbone(check, backbone.name)
-
-    data_raw = check.table(raw["data"], "data")
-    data_opts_raw = check.table(data_raw.get("options", {}), "data.options")
-    data = check.section(DataSpec, {**data_raw, "options": MappingProxyType(dict(data_opts_raw))}, "data",
-                         tables=("options",))
-    from ..plugins import get_component
-    from ..errors import UnknownComponentError
-
-    try:
-        loader = get_component("dataset", data.loader)
-    except UnknownComponentError as exc:
-        raise check.fail("data.loader", str(exc)) from None
-    data_options = check.options(loader, data_opts_raw, "data.options")
-    if check_files:
-        _check_data_files(check, loader, data_options, base_dir)
-
-    head, _, _ = _component(check, "head", raw.get("head", {"name": "linear"}), "head")
-    freezing, _, _ = _component(check, "freezing", raw.get("freezing", {"name": "all-but-head"}), "freezing")
+    entry = _check_backbone(check, backbone.name)
+    data, parts = _check_data(check, raw, entry, base_dir, check_files)
+    head, *parts["head"] = _component(check, "head", raw.get("head", {"name": "linear"}), "head")
+    freezing, *parts["freezing"] = _component(check, "freezing", raw.get("freezing", {"name": "all-but-head"}),
+                                              "freezing")
     training = check.section(TrainingSpec, check.table(raw.get("training", {}), "training"), "training")
-    compression = _component_list(check, "compression", raw.get("compression", []), "compression")
+    passes = _component_list(check, "compression", raw.get("compression", []), "compression")
+    compression = tuple(spec for spec, _, _ in passes)
     if compression:
         _check_compression_order(check, compression)
-    evaluators = _component_list(check, "evaluator", raw.get("evaluators", []), "evaluators")
-    if training.epochs == 0 and not evaluators:
-        raise check.fail("evaluators", "nothing to do: training.epochs is 0 and there are no [[evaluators]]. "
-                                       "Add an evaluator (e.g. name = \"logistic-probe\") or train the head.")
-    if data.folds and training.epochs > 0:
-        raise check.fail("data.folds", "k-fold cross-validation evaluates probes on frozen features; "
-                                       "set training.epochs = 0 or remove data.folds.")
-
-    sweep = None
-    if "sweep" in raw:
-        sweep_raw = check.table(raw["sweep"], "sweep")
-        params = check.table(sweep_raw.get("params", {}), "sweep.params")
-        from ..search.space import parse_space
-
-        space = parse_space(params, source=source, line_of=check.line)
-        sweep = check.section(SweepSpec, {**sweep_raw, "params": MappingProxyType(
-            {d.key: d.choices if d.kind == "categorical" else MappingProxyType(d.to_dict()) for d in space.dimensions})},
-            "sweep", tables=("params",))
-        if sweep.method != "optuna" and not space.all_categorical:
-            key = next(d.key for d in space.dimensions if d.kind != "categorical")
-            raise check.fail(f"sweep.params.{key}", f"method {sweep.method!r} tries listed values; a range "
-                                                    f"{{ low, high }} needs method = \"optuna\" (or give a list).")
-        _check_sweep_keys(check, sweep, raw)
-
+        _check_capabilities(check, entry, passes)
+    listed = _component_list(check, "evaluator", raw.get("evaluators", []), "evaluators")
+    evaluators = tuple(spec for spec, _, _ in listed)
+    parts.update({f"compression.{i}": (c, o) for i, (_, c, o) in enumerate(passes)})
+    parts.update({f"evaluator.{i}": (c, o) for i, (_, c, o) in enumerate(listed)})
+    _check_work(check, training, evaluators, data)
+    sweep = _check_sweep(check, raw, source) if "sweep" in raw else None
     out = Path(top.output_dir).expanduser()
     return Recipe(
         name=top.name,
@@ -578,6 +648,7 @@ def recipe_from_dict(
         overrides=tuple(overrides),
         description=top.description,
         threads=top.threads,
+        parts={k: tuple(v) for k, v in parts.items()},
     )
 
 

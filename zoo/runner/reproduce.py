@@ -108,13 +108,34 @@ def compare_metrics(recorded: Mapping[str, Any], reproduced: Mapping[str, Any]) 
     return diffs, len(set(a) | set(b))
 
 
+def check_edits(record: Any, run_dir: Path) -> list[str]:
+    """What changed since the run besides its inputs: plugin versions, and an edited ``recipe.toml``
+    in the run directory (the re-run uses the record's options, not that file). One line each."""
+    from .._hashing import sha256_file
+    from .record import plugin_versions
+
+    found = []
+    now = {p["name"]: p.get("version") for p in plugin_versions()}
+    for p in record.get("plugins") or []:
+        name, then = p.get("name"), p.get("version")
+        if name not in now:
+            found.append(f"plugin {name!r} ({then}) used by the run is not loaded now")
+        elif now[name] != then:
+            found.append(f"plugin {name!r} is version {now[name]} now, the run used {then}")
+    recorded = (record.get("recipe") or {}).get("sha256")
+    path = run_dir / "recipe.toml"
+    if recorded and (not path.is_file() or sha256_file(path) != recorded):
+        found.append(f"{path} was edited or removed after the run; the re-run uses the options in record.json")
+    return found
+
+
 def check_inputs(record: Mapping[str, Any]) -> list[str]:
     """Verify the record's inputs are unchanged; return warnings for what may differ but is allowed.
 
     Raises:
         ReproducibilityError: a backbone or dataset file's hash (or the backbone's commit) differs.
     """
-    from ..data.hashing import sha256_file
+    from .._hashing import sha256_file
     from ..registry import backbone_info
 
     problems: list[str] = []
@@ -155,14 +176,17 @@ def check_inputs(record: Mapping[str, Any]) -> list[str]:
 
 
 def reproduce(run_dir: str | Path, *, output_dir: Path | None = None, progress: bool = False,
-              verbose: bool = False) -> ReproduceResult:
-    """Re-run ``run_dir`` from its record and compare metrics and weight files.
+              verbose: bool = False, strict: bool = False) -> ReproduceResult:
+    """Re-run ``run_dir`` with the options its record holds (defaults included) and compare
+    metrics and weight files.
 
-    The re-run goes to ``output_dir`` (default: ``<run_dir's parent>/reproductions``).
+    The re-run goes to ``output_dir`` (default: ``<run_dir's parent>/reproductions``). Changed
+    plugin versions and an edited ``recipe.toml`` are warnings; with ``strict`` they refuse.
 
     Raises:
-        ReproducibilityError: an input's hash differs from the record (checked before any work).
-        FileNotFoundError: ``run_dir`` is not a finished run directory.
+        RunRecordError: ``run_dir`` is not a finished run directory with a complete record.
+        ReproducibilityError: an input's hash differs from the record (checked before any work),
+            or, with ``strict``, a plugin version or the run's ``recipe.toml`` changed.
     """
     from .recipe import recipe_from_dict
     from .record import load_record
@@ -171,18 +195,36 @@ def reproduce(run_dir: str | Path, *, output_dir: Path | None = None, progress: 
     run_dir = Path(run_dir)
     record = load_record(run_dir)
     warnings = check_inputs(record)
-    rec = record["recipe"]
-    raw = dict(rec["resolved"])
+    edits = check_edits(record, run_dir)
+    if edits and strict:
+        raise ReproducibilityError("cannot reproduce in strict mode: " + "; ".join(edits)
+                                   + ". Restore them, or reproduce without --strict.")
+    warnings += edits
+    if record["format"] < 2:
+        warnings.append(f"record format {record['format']} holds no option defaults; today's defaults fill them in")
+    raw = dict(record["options"])
     raw.pop("sweep", None)
     raw["threads"] = record["determinism"]["threads"]
-    recipe = recipe_from_dict(raw, source=str(run_dir / "recipe.toml"), base_dir=Path(rec["base_dir"]))
-    if record.get("device") and not str(record["device"]).startswith("cpu"):
+    raw = _without_none(raw)
+    rec = record["recipe"]
+    recipe = recipe_from_dict(raw, source=str(run_dir / "record.json"), base_dir=Path(rec["base_dir"]))
+    if record["device"] and not str(record["device"]).startswith("cpu"):
         warnings.append(f"the run used device {record['device']}; bit-identical results are promised on CPU only")
     result = run_recipe(recipe, output_dir=output_dir or run_dir.parent / "reproductions",
                         progress=progress, verbose=verbose)
     diffs, compared = compare_metrics(record["metrics"], result.record["metrics"])
     artifacts = {}
-    for name, digest in record.get("artifacts", {}).items():
+    for name, digest in record["artifacts"].items():
         artifacts[name] = result.record["artifacts"].get(name) == digest and (
             (run_dir / name).read_bytes() == (result.run_dir / name).read_bytes())
     return ReproduceResult(run_dir, result.run_dir, tuple(diffs), compared, artifacts, tuple(warnings))
+
+
+def _without_none(value: Any) -> Any:
+    """Recorded options without null values (a None option is its default, "none"; the recipe
+    format has no null)."""
+    if isinstance(value, Mapping):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value

@@ -112,9 +112,9 @@ def validation_metric(record: Mapping[str, Any], metric: str) -> tuple[str, floa
 
 
 def _value_text(value: Any) -> str:
-    from .._toml import _value
+    from .._toml import inline
 
-    return _value(value)
+    return inline(value)
 
 
 def run_sweep(recipe: Recipe, *, output_dir: Path | None = None, progress: bool = True,

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..distributed import SINGLE, DistContext, DistributedBatchSampler, agree, all_sum, share_loss, wrap
-from .model import TransferModel, frozen_prefix_layers, prefix_states, suffix_logits
+from .model import TransferModel, backbone_groups, frozen_prefix_layers, prefix_states, set_frozen_norms_eval, suffix_logits
 from .recipe import TrainingSpec
 
 __all__ = ["TrainResult", "train_head_on_features", "finetune", "predict", "param_groups", "lr_lambda"]
@@ -84,33 +84,37 @@ def lr_lambda(spec: TrainingSpec, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-def _layer_index(names: Sequence[str]) -> dict[str, int]:
-    from zoo.default_plugins.freezing import find_layers
+def _group_index(model: TransferModel) -> tuple[dict[str, int], set[str]]:
+    """(parameter -> layer index, stem parameters) from the backbone's ``group_matcher()``.
 
-    return find_layers(list(names))
+    The first group is the stem (embeddings); the groups after it are layers 0..L-1.
+    """
+    groups = backbone_groups(model)
+    if not groups:
+        return {}, set()
+    layers = {n: i for i, (_, names) in enumerate(groups[1:]) for n in names}
+    return layers, set(groups[0][1])
 
 
 def param_groups(model: TransferModel, spec: TrainingSpec) -> list[dict[str, Any]]:
     """AdamW parameter groups: head vs backbone, decay vs no-decay, and one per layer with LLRD.
 
-    With ``layer_lr_decay = d`` and L backbone layers, layer i gets ``backbone_lr * d**(L-1-i)``
-    (the top layer the full backbone LR), parameters before the first layer (embeddings)
-    ``backbone_lr * d**L``. Biases and other 1-d parameters (norms) get no weight decay.
+    Layers come from the backbone's ``group_matcher()``: with ``layer_lr_decay = d`` and L layer
+    groups after the stem, layer i gets ``backbone_lr * d**(L-1-i)`` (the top layer the full
+    backbone LR), the stem (embeddings) ``backbone_lr * d**L``. Biases and other 1-d parameters
+    (norms) get no weight decay.
     """
     backbone_lr = spec.backbone_lr if spec.backbone_lr is not None else spec.lr
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    all_names = [n for n, _ in model.named_parameters()]
-    layers = _layer_index([n for n in all_names if n.startswith("backbone.")])
+    layers, stem = _group_index(model) if any(n.startswith("backbone.") for n, _ in named) else ({}, set())
     count = max(layers.values()) + 1 if layers else 0
-    first_layer = min((i for i, n in enumerate(all_names) if n in layers), default=len(all_names))
-    position = {n: i for i, n in enumerate(all_names)}
     groups: dict[tuple[str, float, float], dict[str, Any]] = {}
     for name, param in named:
         if name.startswith("head."):
             part, lr = "head", spec.lr
         elif name in layers:
             part, lr = f"layer{layers[name]}", backbone_lr * spec.layer_lr_decay ** (count - 1 - layers[name])
-        elif position[name] < first_layer:
+        elif name in stem:
             part, lr = "embeddings", backbone_lr * spec.layer_lr_decay ** count
         else:
             part, lr = "backbone", backbone_lr
@@ -124,9 +128,9 @@ def param_groups(model: TransferModel, spec: TrainingSpec) -> list[dict[str, Any
 
 
 def _unfreeze_units(model: TransferModel, trainable: set[str]) -> list[set[str]]:
-    """ULMFiT units, top first: the head, then each trainable layer from the top, then the rest."""
+    """ULMFiT units, top first: the head, then each trainable layer group from the top, then the rest."""
     names = [n for n, _ in model.named_parameters() if n in trainable]
-    layers = _layer_index([n for n in names if n.startswith("backbone.")])
+    layers = {n: i for n, i in _group_index(model)[0].items() if n in trainable}
     head = {n for n in names if n.startswith("head.")}
     units = [head]
     for index in sorted(set(layers.values()), reverse=True):
@@ -173,11 +177,7 @@ def _fit(
     start = time.perf_counter()
     precision = spec.precision if device.type == "cuda" else "fp32"
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    groups = param_groups(model, spec)
-    group_info = tuple({"name": g["name"], "lr": g["lr"], "weight_decay": g["weight_decay"],
-                        "tensors": len(g["params"]), "params": int(sum(p.numel() for p in g["params"]))} for g in groups)
-    optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups],
-                                  lr=spec.lr, weight_decay=spec.weight_decay, foreach=False)
+    groups, group_info, optimizer = _optimizer(model, spec)
     sampler = DistributedBatchSampler(n_train, spec.batch_size, seed=seed, rank=dist.rank, world_size=dist.world_size,
                                       lengths=lengths, bucket_batches=BUCKET_BATCHES)
     steps_per_epoch = len(sampler)
@@ -199,37 +199,12 @@ def _fit(
             for name in trainable:
                 params[name].requires_grad_(name in active)
         model.train()
+        set_frozen_norms_eval(model)
         sampler.set_epoch(epoch)
-        running, seen = 0.0, 0
         with _progress(steps_per_epoch, f"epoch {epoch + 1}/{spec.epochs}", progress) as bar:
-            for idx, global_batch in sampler:
-                target = labels[idx].to(device)
-                with _autocast(device, precision):
-                    logits = forward(idx)
-                    if dist.active:  # DDP averages over ranks: the mean over the global batch
-                        loss = share_loss(F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing,
-                                                          reduction="sum"), global_batch, dist)
-                    else:
-                        loss = F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if spec.grad_clip is not None:
-                    nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], spec.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                running += float(loss.detach()) * (global_batch / dist.world_size if dist.active else len(idx))
-                seen += len(idx)
-                step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{running / seen:.4f}")
+            running, seen, steps = _epoch(model, spec, sampler, forward, labels, device, precision, dist, bar,
+                                          lambda loss: _step(loss, model, spec, optimizer, scheduler, scaler))
+        step += steps
         if dist.active:  # the mean over every rank's examples
             running, seen = all_sum(running, dist), int(all_sum(seen, dist))
         metrics = {"epoch": epoch, "train_loss": running / max(seen, 1), "lr": scheduler.get_last_lr()[head_group]}
@@ -241,24 +216,84 @@ def _fit(
         if on_epoch is not None:
             on_epoch(epoch, {k: float(v) for k, v in metrics.items() if k != "epoch"})
         if val is not None and spec.early_stopping is not None:
-            if best is None or val[1] > best[0]:
-                state = {n: params[n].detach().clone() for n in trainable}
-                best, stale = (val[1], epoch, state), 0
-            else:
-                stale += 1
+            best, stale = _keep_best(best, stale, val[1], epoch, params, trainable)
             if agree(stale >= spec.early_stopping, dist):  # every rank stops together
                 stopped = True
                 break
     for name in trainable:  # gradual unfreezing leaves every trainable parameter trainable again
         params[name].requires_grad_(True)
-    best_epoch = None
-    if best is not None:
-        with torch.no_grad():
-            for name, value in best[2].items():
-                params[name].copy_(value)
-        best_epoch = best[1]
+    best_epoch = _restore(params, best)
     model.eval()
     return TrainResult(mode, tuple(history), best_epoch, stopped, step, time.perf_counter() - start, precision, group_info)
+
+
+def _optimizer(model: TransferModel, spec: TrainingSpec) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...], Any]:
+    """AdamW over :func:`param_groups`: (groups, their description for the record, optimizer)."""
+    groups = param_groups(model, spec)
+    info = tuple({"name": g["name"], "lr": g["lr"], "weight_decay": g["weight_decay"],
+                  "tensors": len(g["params"]), "params": int(sum(p.numel() for p in g["params"]))} for g in groups)
+    optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups],
+                                  lr=spec.lr, weight_decay=spec.weight_decay, foreach=False)
+    return groups, info, optimizer
+
+
+def _keep_best(best: Any, stale: int, score: float, epoch: int, params: dict[str, Tensor],
+               trainable: set[str]) -> tuple[Any, int]:
+    """Early stopping's bookkeeping: a copy of the trainable weights of the best epoch so far."""
+    if best is None or score > best[0]:
+        return (score, epoch, {n: params[n].detach().clone() for n in trainable}), 0
+    return best, stale + 1
+
+
+def _step(loss: Tensor, model: nn.Module, spec: TrainingSpec, optimizer: Any, scheduler: Any, scaler: Any) -> None:
+    """Backward, clip, step the optimizer and the schedule, clear the gradients."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if spec.grad_clip is not None:
+        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], spec.grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def _epoch(model: nn.Module, spec: TrainingSpec, sampler: Any, forward: Callable[[Tensor], Tensor], labels: Tensor,
+           device: torch.device, precision: str, dist: DistContext, bar: Any,
+           step: Callable[[Tensor], None]) -> tuple[float, int, int]:
+    """One pass over this rank's batches: (summed loss, examples seen, steps)."""
+    running, seen, steps = 0.0, 0, 0
+    for idx, global_batch in sampler:
+        target = labels[idx].to(device)
+        with _autocast(device, precision):
+            logits = forward(idx)
+            if dist.active:  # DDP averages over ranks: the mean over the global batch
+                loss = share_loss(F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing,
+                                                  reduction="sum"), global_batch, dist)
+            else:
+                loss = F.cross_entropy(logits.float(), target, label_smoothing=spec.label_smoothing)
+        step(loss)
+        running += float(loss.detach()) * (global_batch / dist.world_size if dist.active else len(idx))
+        seen += len(idx)
+        steps += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{running / seen:.4f}")
+    return running, seen, steps
+
+
+def _restore(params: dict[str, Tensor], best: tuple[float, int, dict[str, Tensor]] | None) -> int | None:
+    """Copy the best epoch's weights back (early stopping); return that epoch, or None."""
+    if best is None:
+        return None
+    with torch.no_grad():
+        for name, value in best[2].items():
+            params[name].copy_(value)
+    return best[1]
 
 
 BUCKET_BATCHES = 50
@@ -307,20 +342,21 @@ def train_head_on_features(
                 evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress, dist=dist)
 
 
-def _tokenized(model: TransferModel, texts: Sequence[str], device: torch.device) -> dict[str, Tensor]:
-    return {k: v.to(device) for k, v in model.backbone.tokenize(list(texts)).items()}
+def _lengths(inputs: Sequence[Any]) -> np.ndarray:
+    """Sort keys that put similar inputs together: text length; 0 for anything else."""
+    return np.array([len(x) if isinstance(x, str) else 0 for x in inputs])
 
 
-def predict(model: TransferModel, texts: Sequence[str], *, batch_size: int = 64,
+def predict(model: TransferModel, texts: Sequence[Any], *, batch_size: int = 64,
             device: str | torch.device = "cpu", precision: str = "fp32", prefix_layers: int = 0) -> np.ndarray:
-    """Logits of ``model`` on ``texts`` (eval mode, batched longest first), float32 ``(N, C)``.
+    """Logits of ``model`` on raw inputs (eval mode, texts batched longest first), float32 ``(N, C)``.
 
-    ``prefix_layers > 0`` runs the frozen embeddings and first layers once per text, then the rest
+    ``prefix_layers > 0`` runs the frozen stem and first groups once per input, then the rest
     (the same computation, in two steps; see :func:`zoo.runner.model.prefix_states`).
     """
     device = torch.device(device)
     texts = list(texts)
-    order = np.argsort([-len(t) for t in texts], kind="stable")
+    order = np.argsort(-_lengths(texts), kind="stable")
     out: Tensor | None = None
     model.eval()
     with torch.inference_mode():
@@ -329,10 +365,10 @@ def predict(model: TransferModel, texts: Sequence[str], *, batch_size: int = 64,
             chunk = [texts[i] for i in idx]
             with _autocast(device, precision):
                 if prefix_layers:
-                    states = prefix_states(model, chunk, prefix_layers, batch_size=len(chunk), device=device)
+                    states = prefix_states(model, chunk, prefix_layers, batch_size=len(chunk))
                     logits = suffix_logits(model, states, prefix_layers).float().cpu()
                 else:
-                    logits = model(_tokenized(model, chunk, device)).float().cpu()
+                    logits = model(model.backbone.preprocess(chunk)).float().cpu()
             if out is None:
                 out = torch.empty(len(texts), logits.shape[1])
             out[torch.from_numpy(idx)] = logits
@@ -367,8 +403,8 @@ def finetune(
     precision = spec.precision if device.type == "cuda" else "fp32"
     if k:
         t0 = time.perf_counter()
-        train_states = prefix_states(model, texts, k, batch_size=eval_batch_size, device=device)
-        val_states = (prefix_states(model, list(validation[0]), k, batch_size=eval_batch_size, device=device)
+        train_states = prefix_states(model, texts, k, batch_size=eval_batch_size)
+        val_states = (prefix_states(model, list(validation[0]), k, batch_size=eval_batch_size)
                       if validation is not None and len(validation[1]) else None)
         prefix_seconds = time.perf_counter() - t0
 
@@ -388,7 +424,7 @@ def finetune(
         prefix_seconds = 0.0
 
         def logits_of(idx: Tensor) -> Tensor:
-            return model(_tokenized(model, [texts[i] for i in idx.tolist()], device))
+            return model(model.backbone.preprocess([texts[i] for i in idx.tolist()]))
 
         def evaluate() -> tuple[float, float] | None:
             if validation is None or not len(validation[1]):
@@ -399,6 +435,6 @@ def finetune(
 
     result = _fit(model, spec, mode="finetune", n_train=len(y), labels=y, logits_of=logits_of,
                   evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress,
-                  lengths=np.array([len(t) for t in texts]), dist=dist)
+                  lengths=_lengths(texts) if any(isinstance(t, str) for t in texts[:1]) else None, dist=dist)
     return dataclasses.replace(result, frozen_prefix_layers=k, seconds=result.seconds + prefix_seconds,
                                prefix_seconds=prefix_seconds)

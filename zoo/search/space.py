@@ -189,7 +189,7 @@ def _table(key: str, spec: Mapping[str, Any], fail: Callable[..., SearchSpaceErr
 
 def override_text(key: str, value: Any) -> str:
     """``key=value`` with the value written as TOML (as ``-s`` takes it)."""
-    from .._toml import _value
+    from .._toml import inline as _value
 
     return f"{key}={_value(value)}"
 

@@ -9,10 +9,11 @@ What each kind must do (see :mod:`zoo.contracts`):
   right, keeps the head trainable, does not depend on the flags it starts from, and does not
   touch parameter values. Run on two reference models (Hugging Face BERT names and
   ``torch.nn.TransformerEncoder`` names).
-* ``compression``: run on zoo's tiny BERT encoder under a linear head with ``example_inputs``,
-  the compressed model's outputs on those inputs stay within the ``atol``/``rtol`` it reports
-  (cast to float), and it reports its size in bytes (``original_size_bytes`` is the input's
-  tensor storage). A pass with ``needs_data = True`` (it trains on task data) is skipped.
+* ``compression``: run through the pipeline on zoo's tiny BERT encoder under a linear head, it
+  returns a :class:`zoo.contracts.PassResult`, the compressed model's outputs stay closer to the
+  original's than those of an independently initialized model (a bound the kit measures), and it
+  takes no more tensor storage than before (measured by the kit). A pass with
+  ``needs_data = True`` (it trains on task data) is skipped.
 * ``evaluator``: scikit-learn conventions (constructor arguments = options, ``get_params``,
   ``set_params``, ``clone``, ``fit`` returns self and only sets ``*_`` attributes, ``predict``,
   ``score``, ``predict_proba`` consistent with ``predict``, ``NotFittedError`` before ``fit``,
@@ -258,33 +259,41 @@ def check_freezing_trains(component: Any) -> None:
 # --- compression passes ------------------------------------------------------------------
 
 
-def _reference_model(component: Any) -> tuple[Any, Any]:
+UNRELATED_SEEDS = (1, 2, 3)
+"""Seeds of the independently initialized reference models that set the compression bound."""
+
+
+def _reference_model(component: Any, seed: int = 0) -> tuple[Any, Any]:
     """The model and inputs a pass runs on: zoo's tiny BERT, or its tiny CIFAR ResNet for passes
-    that declare ``modalities = ("image",)`` (convolutional passes)."""
+    that declare ``modalities = ("image",)`` (convolutional passes); ``seed`` draws the weights."""
     from .models import image_batch, tiny_resnet, tiny_zoo_bert, token_batch
 
     if "image" in getattr(component.obj, "modalities", ()):
-        return tiny_resnet(), image_batch(16, 32, seed=1)
-    return tiny_zoo_bert().eval(), token_batch(16, 8, seed=1)
+        return tiny_resnet(seed=seed), image_batch(16, 32, seed=1)
+    return tiny_zoo_bert(seed=seed).eval(), token_batch(16, 8, seed=1)
 
 
 def _compress(component: Any) -> tuple[Any, Any, Any, int]:
-    """Run the pass on the reference model: (report, inputs, expected outputs, original bytes)."""
+    """Run the pass on the reference model through the pipeline, which measures sizes and output
+    change itself: (report, inputs, expected outputs, original bytes)."""
     import copy
 
     import torch
 
-    from ..contracts import CompressionReport, module_size_bytes
+    from ..compress.pipeline import _bytes, apply_spec
+    from ..contracts import CompressionReport
 
     if getattr(component.obj, "needs_data", False):
         _skip(component, "the pass trains on task data (needs_data=True); the kit has none to give it")
     model, inputs = _reference_model(component)
     with torch.no_grad():
         expected = model(inputs)
-    original_size = module_size_bytes(model)
-    report = component.obj(copy.deepcopy(model), component.defaults(), example_inputs=(inputs,))
-    if not isinstance(report, CompressionReport):
-        raise _fail(component, f"apply() must return a zoo.contracts.CompressionReport, got {type(report).__name__}")
+    original_size = _bytes(model)
+    try:
+        report = apply_spec(component.obj, copy.deepcopy(model), component.defaults(), example_inputs=(inputs,))
+    except Exception as exc:  # noqa: BLE001 - any failure on the reference model fails the check
+        raise _fail(component, f"failed on the reference model: {type(exc).__name__}: {exc}") from exc
+    assert isinstance(report, CompressionReport)
     return report, inputs, expected, original_size
 
 
@@ -298,38 +307,41 @@ def _skip(component: Any, reason: str) -> None:
 
 @_threads(torch=True)
 def check_compression_tolerance(component: Any) -> None:
-    """On the example inputs it was given, the compressed model stays within the reported atol/rtol."""
-    import math
+    """The compressed model stays closer to the original than an unrelated model does.
 
+    The bound is measured here: the smallest RMS distance between the reference model's outputs and
+    those of the same architecture with independently drawn weights (:data:`UNRELATED_SEEDS`). A
+    pass whose outputs move further has thrown away what the weights knew (on the reference
+    model, the builtin passes move 0.3% (half) to 57% (50% magnitude pruning) of that distance; a
+    pass that shuffles the weights, 135%).
+    """
     import torch
 
     report, inputs, expected, _ = _compress(component)
-    for attr in ("atol", "rtol"):
-        value = getattr(report, attr)
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise _fail(component, f"report.{attr} must be a finite number >= 0, got {value!r}")
     report.model.eval()
     with torch.no_grad():
         got = report.model(inputs).float()
+        bound = min(float((_reference_model(component, seed)[0].eval()(inputs) - expected).pow(2).mean().sqrt())
+                    for seed in UNRELATED_SEEDS)
     if got.shape != expected.shape:
         raise _fail(component, f"compressed output has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
-    if not torch.allclose(got, expected, atol=report.atol, rtol=report.rtol):
-        worst = (got - expected).abs().max().item()
-        raise _fail(component, f"outputs differ by up to {worst:.3g}, beyond the stated atol={report.atol}, "
-                               f"rtol={report.rtol}")
+    change = float((got - expected).pow(2).mean().sqrt())
+    if not change < bound:
+        raise _fail(component, f"outputs moved by {change:.3g} (RMS), {change / bound:.2f}x the distance to an "
+                               f"unrelated model of the same architecture ({bound:.3g}, the bound)")
 
 
 @_threads(torch=True)
 def check_compression_size(component: Any) -> None:
-    """It reports sizes in bytes: ``original_size_bytes`` is the input's tensor storage."""
+    """The compressed model takes no more tensor storage than the original (measured here)."""
+    from ..compress.pipeline import _bytes
+
+    if getattr(component.obj, "external_runtime", False):
+        _skip(component, "the pass hands the model to another runtime; its size is that runtime's file")
     report, _, _, original_size = _compress(component)
-    for attr in ("size_bytes", "original_size_bytes"):
-        value = getattr(report, attr)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise _fail(component, f"report.{attr} must be a positive int (bytes), got {value!r}")
-    if report.original_size_bytes != original_size:
-        raise _fail(component, f"report.original_size_bytes={report.original_size_bytes} but the input model "
-                               f"takes {original_size} bytes (zoo.contracts.module_size_bytes)")
+    after = _bytes(report.model)
+    if after > original_size:
+        raise _fail(component, f"the compressed model takes {after} bytes, more than the original's {original_size}")
 
 
 # --- evaluators --------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zoo.contracts import LayerGroup
+
 __all__ = ["TransferModel", "tiny_bert", "tiny_torch_encoder", "tiny_zoo_bert", "tiny_mlp", "token_batch",
            "tiny_resnet", "image_batch"]
 
@@ -33,6 +35,15 @@ class TransferModel(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(inputs))
+
+
+def _groups(model: nn.Module, stem: str, layers: str) -> list[LayerGroup]:
+    """The stem, then each layer of ``model.<layers>`` (a ``zoo.contracts.Backbone`` group list)."""
+    names = [n for n, _ in model.named_parameters()]
+    out = [LayerGroup(stem, tuple(n for n in names if n.startswith(stem + ".")))]
+    count = len(model.get_submodule(layers))
+    out += [LayerGroup(f"layer{i}", tuple(n for n in names if n.startswith(f"{layers}.{i}."))) for i in range(count)]
+    return out
 
 
 class _BertLayer(nn.Module):
@@ -72,6 +83,9 @@ class _TinyBert(nn.Module):
         self.encoder.layer = nn.ModuleList(_BertLayer(hidden, heads) for _ in range(layers))
         self.pooler = nn.ModuleDict({"dense": nn.Linear(hidden, hidden)})
 
+    def group_matcher(self) -> list[LayerGroup]:
+        return _groups(self, "embeddings", "encoder.layer")
+
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         e = self.embeddings
         pos = torch.arange(input_ids.shape[1], device=input_ids.device)
@@ -88,6 +102,9 @@ class _TinyTorchEncoder(nn.Module):
         block = nn.TransformerEncoderLayer(hidden, heads, dim_feedforward=2 * hidden, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(block, num_layers=layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(hidden)
+
+    def group_matcher(self) -> list[LayerGroup]:
+        return _groups(self, "embed", "encoder.layers")
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.norm(self.encoder(self.embed(input_ids))).mean(dim=1)
