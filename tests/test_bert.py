@@ -211,3 +211,37 @@ def test_weights_that_do_not_fit_the_config_are_refused(snapshot: Path, tmp_path
     (tmp_path / "config.json").write_text(json.dumps(hf))
     with pytest.raises(ArchitectureError, match=r"encoder\.layer\.5\."):
         build_text_encoder(tmp_path, weights_file=str(snapshot / "model.safetensors"))
+
+
+# --- packed batches (no padding) ----------------------------------------------------------
+
+
+def test_packed_encode_equals_padded_encode(encoder: TextEncoder, sentences: list[str]) -> None:
+    """encode() packs tokens without padding; the padded path gives the same embeddings."""
+    texts = sentences[::15]
+    packed = encoder.encode(texts, batch_size=8)
+    encoder.packed = False
+    try:
+        padded = encoder.encode(texts, batch_size=8)
+    finally:
+        encoder.packed = True
+    np.testing.assert_allclose(packed, padded, atol=2e-6)
+
+
+def test_packed_hidden_equals_masked_forward_token_by_token(encoder: TextEncoder, sentences: list[str]) -> None:
+    from zoo.models.bert import Packing
+
+    texts = [sentences[3], sentences[3], sentences[400], sentences[7]]  # a run of two equal lengths, then others
+    batch = encoder.tokenize(texts)
+    mask = batch["attention_mask"].bool()
+    lengths = mask.sum(1).tolist()
+    packing = Packing.of(lengths)
+    assert len(packing.runs) == len(lengths) - 1 and packing.tokens == sum(lengths)
+    with torch.inference_mode():
+        padded = encoder.model(batch["input_ids"], batch["attention_mask"])
+        packed = encoder.model.packed_hidden(batch["input_ids"][mask], packing)
+    torch.testing.assert_close(packed, padded[mask], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="empty sequence"):
+        Packing.of([3, 0])
+    with pytest.raises(ValueError, match="1-D with"):
+        encoder.model.packed_hidden(batch["input_ids"], packing)

@@ -159,3 +159,15 @@ def test_list_backbones_refuses_an_unknown_modality():
     with pytest.raises(RegistryFilterError, match="Did you mean: 'text'"):
         zoo.list_backbones(modality="txt")
     assert "all-minilm-l6-v2" in zoo.list_backbones(modality="text")
+
+
+@pytest.mark.slow
+def test_catalog_build_reports_as_json(capsys, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Hello\n\nOne guide page.\n")
+    code, out, _ = run(capsys, "catalog", "build", "--out", str(tmp_path / "site"), "--runs", str(tmp_path / "none"),
+                       "--docs", str(docs), "--no-api", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["out"] == str(tmp_path / "site") and report["broken_links"] == []
+    assert report["counts"]["docs"] == 1 and report["counts"]["backbones"] >= 6 and report["counts"]["runs"] == 0

@@ -356,9 +356,31 @@ def test_trade_off_table_has_one_row_per_step(minilm, batch):
     small = tuple(t[:4] for t in batch)
     result = run_passes([("prune-ffn", {"fraction": 0.5}), "dynamic-int8"], minilm, example_inputs=small,
                         latency=LatencyConfig(repeats=2, warmup=1), evaluate=lambda m: 0.5)
-    table = format_table(result.rows)
+    table, note = format_table(result.rows).split("\n\n")
     lines = table.splitlines()
     assert len(lines) == 2 + 3 and "size MB" in lines[0] and "prune-ffn -> dynamic-int8" in lines[-1]
+    assert note == "throughput: model on the timed batches"  # says it is not what a user gets end to end
     assert all(r.latency_ms and r.latency_ms > 0 for r in result.rows)
     assert result.rows[-1].metric_delta == 0.0
     assert result.record[-1]["row"]["latency_ms"] == result.rows[-1].latency_ms
+
+
+def test_trade_off_throughput_is_end_to_end_on_real_texts(minilm, sentences):
+    """With texts, the table's throughput is texts/s of the whole encode path, as bench/bench_encode.py measures."""
+    from zoo.compress import LatencyConfig
+
+    texts = sentences[:12]
+    result = run_passes([("prune-heads", {"fraction": 0.25}), "dynamic-int8"], minilm,
+                        latency=LatencyConfig(repeats=2, warmup=1), texts=texts,
+                        run_texts=lambda m, t: m.encode(t, batch_size=4), throughput=LatencyConfig(repeats=2, warmup=1))
+    assert all(r.throughput and r.throughput > 0 and r.latency_ms is None for r in result.rows)
+    assert all("end to end on 12 texts, median of 2 interleaved rounds" in r.throughput_source for r in result.rows)
+    table = format_table(result.rows)
+    assert "throughput: end to end" in table and table.splitlines()[2].split(" | ")[6] == "1.00x"
+    # the packed encode path runs pruned heads and int8 linears: same embeddings as padded batches
+    # (one text per batch: dynamic int8 scales activations per batch, so batch company changes its output)
+    model = result.model
+    packed = model.encode(texts, batch_size=1)
+    model.packed = False
+    padded = model.encode(texts, batch_size=1)
+    assert _cosines(packed, padded).min() > 0.9999

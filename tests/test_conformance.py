@@ -40,18 +40,19 @@ def _import_first_party(dist: str, package: str) -> types.ModuleType:
 
 zoo_knn_probe = _import_first_party("zoo-knn-probe", "zoo_knn_probe")
 zoo_plugin_template = _import_first_party("zoo-plugin-template", "zoo_plugin_template")
+zoo_timm = _import_first_party("zoo-timm", "zoo_timm")
 
 BUILTINS = tuple(f"zoo.default_plugins.{m}" for m in DEFAULT_PLUGINS)
 
 
-@parametrize_with_checks(*BUILTINS, zoo_knn_probe, zoo_plugin_template)
+@parametrize_with_checks(*BUILTINS, zoo_knn_probe, zoo_plugin_template, zoo_timm)
 def test_builtin_and_first_party_components_conform(component, check):
     check(component)
 
 
 def test_every_first_party_plugin_is_checked():
     dirs = {p.name for p in FIRST_PARTY.iterdir() if (p / "pyproject.toml").is_file()}
-    assert dirs == {"zoo-knn-probe", "zoo-plugin-template"}
+    assert dirs == {"zoo-knn-probe", "zoo-plugin-template", "zoo-timm"}
 
 
 # --- an honest compression pass, and components that break their contracts -------------

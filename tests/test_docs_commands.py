@@ -4,7 +4,7 @@ Each fenced ``bash``/``sh``/``shell``/``console`` block of a page runs with ``ba
 working folder of its own page, against a temporary home (``ZOO_HOME``, ``HF_HOME`` in tmp), a
 Hub cache seeded with the real all-MiniLM-L6-v2 files and the local Hub of tests/hubserver.py
 (``HF_ENDPOINT``), so nothing reaches the network. The folder holds what a user's checkout
-holds (``examples/``, ``plugins/``, the data folders) and every ``toml`` block of the page that
+holds (``examples/``, ``plugins/``, the data folders, and ``../shared/data`` beside it) and every ``toml`` block of the page that
 starts with ``# file: NAME`` (the page tells the reader to save it as NAME).
 
 A block that must not run starts with the visible line ``# docs-test: skip: REASON``; the
@@ -80,6 +80,8 @@ def _workdir(tmp_path: Path, page: Path, shared_data: Path) -> Path:
     work.mkdir(parents=True)
     for name in ("examples", "plugins"):
         (work / name).symlink_to(REPO / name, target_is_directory=True)
+    if not (work.parent / "shared").exists():  # pages that name ../shared/data, as from a checkout
+        (work.parent / "shared").symlink_to(shared_data.parent, target_is_directory=True)
     for data in shared_data.iterdir():
         if data.is_dir() and not (work / data.name).exists():
             (work / data.name).symlink_to(data, target_is_directory=True)

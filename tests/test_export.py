@@ -96,6 +96,33 @@ def test_read_run_refuses_what_is_not_a_finished_run(tmp_path):
         read_run(tmp_path)
 
 
+@pytest.mark.slow
+def test_a_fine_tuned_run_reloads_with_its_trained_layers(tmp_path, shared_data, warm_cache):
+    """The rebuilt model scores the run's own test subset exactly as the run recorded it."""
+    from zoo.export import load_run_model, read_run
+    from zoo.plugins import get_component, validate_options
+    from zoo.runner import load_recipe, run_recipe
+    from zoo.runner.run import _subset
+    from zoo.runner.train import predict
+
+    path = write_recipe(tmp_path, shared_data, max_train=96, max_test=80, epochs=1, freezing="first-k",
+                        freezing_options="[freezing.options]\nk = 5\n")
+    res = run_recipe(load_recipe(path, overrides=["evaluators=[]", "training.backbone_lr=1e-3"]),
+                     progress=False, verbose=False)
+    src = read_run(res.run_dir)
+    assert src.backbone_weights is not None
+    model = load_run_model(src)
+    comp = get_component("dataset", src.dataset["loader"])
+    bundle = comp.obj(validate_options(comp, src.dataset["options"]), base_dir=tmp_path, seed=src.seed)
+    test = _subset(bundle.test, 80, src.seed)
+    accuracy = float((predict(model, list(test.inputs)).argmax(1) == np.asarray(test.labels)).mean())
+    assert accuracy == res.record["metrics"]["head"]["accuracy"]
+    base = zoo.load_backbone("all-minilm-l6-v2")
+    trained = dict(model.backbone.named_parameters())
+    name = "model.encoder.layer.5.output.dense.weight"
+    assert not np.allclose(trained[name].detach().numpy(), dict(base.named_parameters())[name].detach().numpy())
+
+
 # --- ONNX ---------------------------------------------------------------------------------
 
 

@@ -230,3 +230,21 @@ def test_encoder_returning_the_wrong_rows_is_an_error(tmp_path):
 
     with pytest.raises(ValueError, match="3, 8"):
         FeatureCache(tmp_path).get_or_compute(Bad(), TEXTS, **PARTS)
+
+
+def test_a_hit_is_memory_mapped_not_copied(tmp_path):
+    """A cache hit maps the file read-only: no second copy of the features in memory."""
+    import numpy as np
+
+    from zoo.runner.features import FeatureCache
+
+    class Encoder:
+        def encode(self, items, batch_size):
+            return np.arange(len(items) * 4, dtype=np.float32).reshape(len(items), 4)
+
+    cache = FeatureCache(tmp_path)
+    kw = dict(weights_sha256="w", dataset_fingerprint="d", split="train", preprocessing={}, batch_size=2)
+    first = cache.get_or_compute(Encoder(), ["a", "b", "c"], **kw)
+    hit = cache.get_or_compute(Encoder(), ["a", "b", "c"], **kw)
+    assert cache.stats.hits == 1 and np.array_equal(hit, first) and type(hit) is np.ndarray
+    assert not hit.flags.writeable and not hit.flags.owndata  # a view of the mapping, not a loaded copy

@@ -13,6 +13,7 @@ import pytest
 from test_hub import sha
 from test_hub import tiny_files as hub_tiny_files
 
+import zoo
 from zoo.cli.main import main
 from zoo.config import settings
 from zoo.errors import ConfigError, IntegrityError, ZooError
@@ -284,3 +285,22 @@ def test_imported_blobs_and_lock_follow_the_umask(tmp_path, umask):
     blobs = list((settings().hf_cache / "models--org--tiny" / "blobs").iterdir())
     assert blobs and {stat.S_IMODE(b.stat().st_mode) for b in blobs} == {0o666 & ~umask}
     assert stat.S_IMODE(settings().lockfile.stat().st_mode) == 0o666 & ~umask
+
+
+def test_download_into_an_unwritable_cache_is_a_typed_error(hub_server, tmp_path, monkeypatch):
+    files = tiny_files(10)
+    commit = hub_server.add_commit("org/tiny", files)
+    registry = tmp_path / "mine.toml"
+    hashes = ", ".join(f'"{n}" = "{sha(b)}"' for n, b in files.items())
+    registry.write_text(f'[backbone."tiny"]\narchitecture = "bert"\nrepo_id = "org/tiny"\nrevision = "{commit}"\n'
+                        f'modality = "text"\nlicense = "mit"\nnum_params = 16\nembedding_dim = 4\n'
+                        f'files = {{ {hashes} }}\n')
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("ZOO_REGISTRY", str(registry))
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(blocker / "hub"))
+    with pytest.raises(ZooError) as exc:
+        resolve(zoo.backbone_info("tiny"))
+    msg = str(exc.value)
+    assert isinstance(exc.value, OSError) and "HF_HUB_CACHE" in msg and str(blocker) in msg and "\n" not in msg

@@ -64,7 +64,8 @@ def test_option_errors(component):
 def test_scikit_learn_conventions(component, digits):
     Xtr, ytr, Xte, _ = digits
     est = probe(component, C=0.5)
-    assert clone(est).get_params() == {"C": 0.5, "max_iter": 1000, "standardize": True, "seed": 0, "c_grid": ()}
+    assert clone(est).get_params() == {"C": 0.5, "max_iter": 1000, "standardize": True, "seed": 0, "c_grid": (),
+                                      "warm_start": False}
     with pytest.raises(NotFittedError):
         est.predict(Xte)
     assert cross_val_score(est, Xtr, ytr, cv=3).mean() > 0.9
@@ -92,3 +93,66 @@ def test_standardize_floors_near_constant_features():
     shifted = X[1200:].copy()
     shifted[:, -1] += 1e-6  # a perturbation far below anything meaningful
     assert probe.score(shifted, y[1200:]) == pytest.approx(probe.score(X[1200:], y[1200:]), abs=0.01)
+
+
+# --- the float32 L-BFGS solver, the regularization path and the selection ------------------
+
+
+def _agreement(a, b, X) -> float:
+    return float((a.predict(X) == b.predict(X)).mean())
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_solver_matches_scikit_learn_logistic_regression(digits, binary):
+    """Same objective and optimizer as LogisticRegression(lbfgs): the same model up to the solver tolerance."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from zoo.probes.logistic import LogisticProbe
+
+    Xtr, ytr, Xte, yte = digits
+    if binary:
+        ytr, yte = ytr % 2, yte % 2
+    ours = LogisticProbe(C=0.5).fit(Xtr, ytr)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)).fit(Xtr, ytr)
+    assert _agreement(ours, ref, Xte) >= 0.99
+    assert ours.score(Xte, yte) == pytest.approx(ref.score(Xte, yte), abs=0.01)
+    assert ours.model_[-1].coef_.shape == ref[-1].coef_.shape  # binary: one weight vector, as scikit-learn
+    assert ours.converged_
+
+
+def test_path_equals_separate_fits_and_warm_start_refits(digits):
+    from zoo.probes.logistic import LogisticProbe
+
+    Xtr, ytr, Xte, yte = digits
+    cs = [1.0, 0.01, 0.1]  # any order: the path runs in increasing C and answers in this order
+    path = LogisticProbe().fit_path(Xtr, ytr, cs)
+    assert [p.C for p in path] == cs
+    for c, fitted in zip(cs, path):
+        assert _agreement(fitted, LogisticProbe(C=c).fit(Xtr, ytr), Xte) >= 0.99
+    warm = path[0].set_params(warm_start=True).fit(np.concatenate([Xtr, Xte[:200]]), np.concatenate([ytr, yte[:200]]))
+    cold = LogisticProbe(C=1.0).fit(np.concatenate([Xtr, Xte[:200]]), np.concatenate([ytr, yte[:200]]))
+    assert _agreement(warm, cold, Xte[200:]) >= 0.99
+    assert warm.n_iter_[0] < cold.n_iter_[0]  # the point of starting from the previous solution
+
+
+def test_selection_path_and_grid_search_choose_alike(digits):
+    """The warm-started path and GridSearchCV over a PredefinedSplit give the same scores and choice."""
+    from zoo.probes.logistic import LogisticProbe
+    from zoo.probes.selection import select_on_split
+
+    Xtr, ytr, Xte, yte = digits
+    fit, select = (Xtr[:900], ytr[:900]), (Xtr[900:], ytr[900:])
+    score = lambda est, X, y: float((est.predict(X) == y).mean())  # noqa: E731
+    grid = {"C": [1e-4, 1e-2, 1.0]}
+    path = select_on_split(LogisticProbe(), grid, fit, select, score)
+
+    class NoPath(LogisticProbe):
+        fit_path = None  # type: ignore[assignment]
+
+    searched = select_on_split(NoPath(), grid, fit, select, score)
+    assert path.best == searched.best and path.fitted is not None and searched.fitted is None
+    for a, b in zip(path.trials, searched.trials):
+        assert a["params"] == b["params"] and a["accuracy"] == pytest.approx(b["accuracy"], abs=0.01)
+    assert path.trials[0]["accuracy"] < path.best_score  # C=1e-4 underfits: the grid matters

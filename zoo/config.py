@@ -13,6 +13,7 @@ Variable                    Meaning
 ``ZOO_REGISTRY``            extra registry files layered over the built-in one, ``os.pathsep``-separated
 ``ZOO_LOCKFILE``            the trust-on-first-use lock file (default ``$ZOO_HOME/zoo.lock.toml``)
 ``ZOO_CONFIG``              a TOML config file (default ``$ZOO_HOME/config.toml``) with ``registry = [...]``
+                            and ``allow_plugin_override = [...]``
 ``ZOO_PLUGINS_STRICT``      ``1`` turns a plugin that fails to load into an error
 ``ZOO_LOAD_PLUGINS``        comma-separated allow-list of third-party plugin names (empty: none)
 ``ZOO_DISABLE_PLUGINS``     comma-separated deny-list of plugin names

@@ -454,7 +454,7 @@ def _recipe_with_defaults(resolved: dict[str, Any], defaults: dict[str, Any]) ->
 
 
 def _key(k: str) -> str:
-    from .._toml import _key as key
+    from .._toml import key
 
     return key(k)
 

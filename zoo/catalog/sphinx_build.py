@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import warnings as _warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def conf_py(*, version: str, static: list[str]) -> str:
 project = "transferzoo"
 release = version = {version!r}
 author = "transferzoo developers"
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx_copybutton", "zoo.catalog.sphinx_build"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx_copybutton", "zoo.catalog.sphinx_build"]
 source_suffix = {{".md": "markdown"}}
 root_doc = "index"
 exclude_patterns = ["_build"]
@@ -96,7 +97,10 @@ def run_sphinx(srcdir: Path, outdir: Path, *, jobs: int = 1) -> list[str]:
 
     srcdir, outdir = Path(srcdir), Path(outdir)
     warnings = io.StringIO()
-    with patch_docutils(srcdir), docutils_namespace():
+    # extensions' own deprecation notices (myst-parser against newer Sphinx) are not the user's concern
+    with patch_docutils(srcdir), docutils_namespace(), _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", DeprecationWarning)
+        _warnings.simplefilter("ignore", PendingDeprecationWarning)
         app = Sphinx(str(srcdir), str(srcdir), str(outdir), str(srcdir / "_build" / "doctrees"), "html",
                      status=None, warning=warnings, freshenv=True, parallel=jobs)
         app.build(force_all=True)

@@ -10,6 +10,12 @@
   quartiles, to show the spread). On a shared machine, compare models with
   :func:`measure_latency_interleaved`, which alternates models within each repeat so that load
   from other processes affects them alike.
+- Throughput (:func:`measure_throughput_interleaved`) is what a user gets: sentences per second of
+  the whole encode path (tokenization, batching, the model, pooling) on real sentences, every
+  model once per round in rotating order after a full warm-up round each, the median round. This
+  is the figure of the trade-off table and of ``bench/bench_encode.py``, which calls this same
+  function. Latency per pre-tokenized batch is kept as a model-only figure: on one padded batch it
+  overstates what int8 gains end to end (see ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ __all__ = [
     "torch_threads",
     "measure_latency",
     "measure_latency_interleaved",
+    "measure_throughput_interleaved",
+    "ThroughputStats",
     "measure",
 ]
 
@@ -90,6 +98,26 @@ class Measurement:
         out = asdict(self)
         out["latency"] = self.latency.to_dict() if self.latency else None
         return out
+
+
+@dataclass(frozen=True)
+class ThroughputStats:
+    """Seconds per round over ``items`` texts: median and quartiles over ``rounds`` rounds."""
+
+    median_s: float
+    q1_s: float
+    q3_s: float
+    rounds: int
+    items: int
+    threads: int
+
+    @property
+    def throughput(self) -> float:
+        """Texts per second at the median round."""
+        return self.items / self.median_s if self.median_s > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "throughput": self.throughput}
 
 
 # --- counting -----------------------------------------------------------------------------
@@ -224,6 +252,41 @@ def measure_latency_interleaved(models: Mapping[str, nn.Module], batches: Sequen
             for name in names[k:] + names[:k]:
                 times[name].append(_time_round(models[name], batches))
     return {n: _stats(times[n], batches, config) for n in names}
+
+
+def measure_throughput_interleaved(runners: Mapping[str, Callable[[Sequence[str]], Any]], texts: Sequence[str],
+                                   config: LatencyConfig = LatencyConfig(repeats=3, warmup=1),
+                                   warmup_items: int | None = None) -> dict[str, ThroughputStats]:
+    """Texts per second of each ``runners[name](texts)`` (e.g. ``lambda t: encoder.encode(t)``).
+
+    Every runner runs ``config.warmup`` rounds first (on the first ``warmup_items`` texts when
+    given, else on all), then ``config.repeats`` rounds in
+    which every runner encodes all of ``texts`` once, the order rotating each round so that no
+    runner always follows the same one; on ``config.threads`` torch threads, garbage collection
+    paused. Texts are real sentences, so tokenization, padding and sorting count as they do for
+    a user.
+    """
+    texts = list(texts)
+    if not texts:
+        raise ValueError("measure_throughput needs at least one text")
+    names = list(runners)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    with torch_threads(config.threads), _inference([m for m in runners.values() if isinstance(m, nn.Module)]):
+        for name in names:
+            for _ in range(config.warmup):
+                runners[name](texts[:warmup_items] if warmup_items else texts)
+        for r in range(config.repeats):
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                start = time.perf_counter_ns()
+                runners[name](texts)
+                times[name].append((time.perf_counter_ns() - start) / 1e9)
+    out = {}
+    for name in names:
+        t = times[name]
+        q = statistics.quantiles(t, n=4) if len(t) > 1 else [t[0]] * 3
+        out[name] = ThroughputStats(statistics.median(t), q[0], q[2], len(t), len(texts), config.threads)
+    return out
 
 
 def measure(model: nn.Module, *, evaluate: Callable[[nn.Module], float] | None = None,

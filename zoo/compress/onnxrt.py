@@ -38,7 +38,7 @@ class OrtModule(nn.Module):
         super().__init__()
         self.register_buffer("onnx_file", torch.frombuffer(bytearray(data), dtype=torch.uint8))
         self.input_names, self.call = tuple(input_names), call
-        self.preprocess = preprocess
+        self.preprocessor = preprocess
         self._sessions: dict[int, Any] = {}
 
     @property
@@ -46,10 +46,14 @@ class OrtModule(nn.Module):
         return self
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
-        if self.preprocess is None:
+        if self.preprocessor is None:
             raise CompressionPassError("this graph was not exported from a text model; it cannot tokenize",
                                        pass_name="ort-dynamic-int8")
-        return self.preprocess.tokenize(texts)
+        return self.preprocessor.tokenize(texts)
+
+    def preprocess(self, inputs: Sequence[str]) -> dict[str, Tensor]:
+        """Raw texts to one batch (``zoo.contracts.Backbone.preprocess``): the exported model's tokenizer."""
+        return self.tokenize(list(inputs))
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, **_: Any) -> np.ndarray:
         """Embeddings of ``texts`` (the pooled features of a transfer model, the output of an encoder)."""

@@ -67,6 +67,10 @@ def _build(args: argparse.Namespace) -> int:
     if docs is not None and not docs.is_dir():
         print(f"zoo catalog: error: --docs {docs}: no such folder", file=sys.stderr)
         return 2
+    if args.out.exists() and (args.out.is_symlink() or not args.out.is_dir()):  # before minutes of building
+        print(f"zoo catalog: error: --out {args.out} exists and is not a folder; choose another --out.",
+              file=sys.stderr)
+        return 2
     report = build_site(args.out, runs=runs, docs_dir=docs, api=not args.no_api)
     for warning in report.warnings:
         print(f"zoo catalog: warning: {warning}", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from zoo._text import examples, text_table
@@ -36,6 +37,7 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    from zoo.config import settings
     from zoo.registry import get_registry, list_backbones
 
     verified = True if args.verified else (False if args.tofu else None)
@@ -43,7 +45,8 @@ def _run_list(args: argparse.Namespace) -> int:
                            architecture=args.architecture, tag=args.tag, verified=verified)
     registry = get_registry()  # one look-up, not one per name
     entries = [registry.entries[n] for n in names]
-    cached = {e.name: _cached(e) for e in entries}
+    hf_cache = settings().hf_cache  # read once: a registry may hold 50,000 entries
+    cached = {e.name: _cached(e, hf_cache) for e in entries}
     if args.json:
         print(json.dumps([{**e.to_dict(), "cached": cached[e.name]} for e in entries], indent=2))
         return 0
@@ -53,13 +56,14 @@ def _run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cached(entry) -> str:
+def _cached(entry, hf_cache) -> str:
     """``yes``, ``partial`` or ``no``: whether the entry's files are in the Hub cache (not re-hashed: `zoo verify`)."""
-    from zoo.config import settings
     from zoo.hub.importer import repo_cache_dir
 
-    snapshot = repo_cache_dir(settings().hf_cache, entry.repo_id) / "snapshots" / entry.revision
-    present = sum((snapshot / f.filename).is_file() for f in entry.files)
+    snapshot = os.fspath(repo_cache_dir(hf_cache, entry.repo_id) / "snapshots" / entry.revision)
+    if not os.path.isdir(snapshot):  # one stat for an entry never pulled (most of a large registry)
+        return "no"
+    present = sum(os.path.isfile(os.path.join(snapshot, f.filename)) for f in entry.files)
     return "yes" if present == len(entry.files) else ("partial" if present else "no")
 
 

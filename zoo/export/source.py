@@ -88,7 +88,7 @@ def _load(run_dir: Path) -> dict[str, Any]:
     try:
         record = load_record(run_dir)
     except FileNotFoundError as exc:
-        raise ExportError(f"{exc}", path=str(run_dir)) from None
+        raise ExportError(str(exc)) from None  # the message names the directory
     except ValueError as exc:  # a corrupt record.json (json.JSONDecodeError is a ValueError)
         raise ExportError(f"record.json cannot be read ({exc}); is the run directory complete?",
                           path=str(run_dir)) from None

@@ -5,12 +5,17 @@ Parameter names equal the keys of a Hugging Face ``BertModel`` state dict
 so a Hub ``model.safetensors`` loads directly with :func:`zoo.weights.load_into`;
 :func:`hf_key_map` also accepts checkpoints saved from task models (keys under ``bert.``).
 Attention runs through :func:`torch.nn.functional.scaled_dot_product_attention`.
+
+:meth:`BertModel.packed_hidden` runs a batch *packed without padding*: the tokens of all
+sequences are concatenated into one ``(N, H)`` matrix, so the linear layers (about 90% of the
+time on CPU) compute no padding token, and attention runs once per run of equal-length
+sequences (with the batch sorted by length, a few runs per batch), without a mask.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +23,7 @@ from torch import Tensor, nn
 
 from zoo.errors import ArchitectureError
 
-__all__ = ["BertConfig", "BertModel", "hf_key_map"]
+__all__ = ["BertConfig", "BertModel", "Packing", "hf_key_map"]
 
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,  # exact (erf) GELU, as Hugging Face's "gelu"
@@ -117,6 +122,12 @@ class _Embeddings(nn.Module):
         x = x + self.position_embeddings(positions)
         return self.dropout(self.LayerNorm(x))
 
+    def packed(self, input_ids: Tensor, token_type_ids: Tensor, positions: Tensor) -> Tensor:
+        """``(N,)`` packed token ids -> ``(N, H)``; ``positions`` restart at 0 for each sequence."""
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        x = x + self.position_embeddings(positions)
+        return self.dropout(self.LayerNorm(x))
+
 
 class _SelfAttention(nn.Module):
     def __init__(self, cfg: BertConfig):
@@ -135,6 +146,18 @@ class _SelfAttention(nn.Module):
         p = self.dropout_p if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         return out.transpose(1, 2).flatten(2)
+
+    def packed(self, x: Tensor, packing: "Packing") -> Tensor:
+        """Self-attention over packed tokens ``(N, H)``, each sequence attending to itself only."""
+        query, key, value = self.query(x), self.key(x), self.value(x)
+        p = self.dropout_p if self.training else 0.0
+        outs = []
+        for offset, count, length in packing.runs:
+            q, k, v = (t[offset : offset + count * length].view(count, length, self.heads, self.head_dim).transpose(1, 2)
+                       for t in (query, key, value))  # each (count, heads, length, head_dim)
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            outs.append(out.transpose(1, 2).reshape(count * length, -1))
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
 class _AddNorm(nn.Module):
@@ -159,6 +182,9 @@ class _Attention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
         return self.output(self.self(x, mask), x)
 
+    def packed(self, x: Tensor, packing: "Packing") -> Tensor:
+        return self.output(self.self.packed(x, packing), x)
+
 
 class _Intermediate(nn.Module):
     def __init__(self, cfg: BertConfig):
@@ -181,6 +207,10 @@ class _Layer(nn.Module):
         x = self.attention(x, mask)
         return self.output(self.intermediate(x), x)
 
+    def packed(self, x: Tensor, packing: "Packing") -> Tensor:
+        x = self.attention.packed(x, packing)
+        return self.output(self.intermediate(x), x)
+
 
 class _Encoder(nn.Module):
     def __init__(self, cfg: BertConfig):
@@ -200,6 +230,45 @@ class _Pooler(nn.Module):
 
 
 # --- the model ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Packing:
+    """How sequences of ``lengths`` tokens lie end to end in a packed ``(N, ...)`` tensor.
+
+    ``runs`` are ``(token offset, sequences, length)`` for each stretch of consecutive
+    sequences of one length; ``positions`` (``(N,)``, int64) restart at 0 for each sequence.
+    """
+
+    lengths: tuple[int, ...]
+    runs: tuple[tuple[int, int, int], ...]
+    positions: Tensor
+
+    @classmethod
+    def of(cls, lengths: Sequence[int], device: str | torch.device | None = None) -> "Packing":
+        """The packing of ``lengths`` (each >= 1), in the given order."""
+        lengths = tuple(int(n) for n in lengths)
+        if not lengths or min(lengths) < 1:
+            raise ValueError(f"a packing needs at least one sequence and no empty sequence; got lengths {lengths}")
+        runs: list[tuple[int, int, int]] = []
+        offset = 0
+        for n in lengths:
+            if runs and runs[-1][2] == n:
+                start, count, _ = runs[-1]
+                runs[-1] = (start, count + 1, n)
+            else:
+                runs.append((offset, 1, n))
+            offset += n
+        positions = torch.cat([torch.arange(n).repeat(count) for _, count, n in runs])
+        return cls(lengths, tuple(runs), positions.to(device) if device is not None else positions)
+
+    @property
+    def tokens(self) -> int:
+        return sum(self.lengths)
+
+    def segments(self, packed: Tensor) -> list[Tensor]:
+        """``(N, ...)`` -> one ``(count, length, ...)`` view per run."""
+        return [packed[o : o + c * n].unflatten(0, (c, n)) for o, c, n in self.runs]
 
 
 def _attention_mask(attention_mask: Tensor | None) -> Tensor | None:
@@ -275,6 +344,25 @@ class BertModel(nn.Module):
     ) -> Tensor:
         """Last hidden states ``(B, T, H)``. ``attention_mask`` is 1 for tokens, 0 for padding."""
         return self.hidden_states(input_ids, attention_mask, token_type_ids)[-1]
+
+    def packed_hidden(self, input_ids: Tensor, packing: Packing, token_type_ids: Tensor | None = None) -> Tensor:
+        """Last hidden states ``(N, H)`` of sequences packed end to end in ``input_ids`` ``(N,)``.
+
+        Equal, up to float rounding, to :meth:`forward` on the same sequences padded and masked,
+        without computing a padding token. ``packing`` says where each sequence lies.
+        """
+        if input_ids.dim() != 1 or input_ids.shape[0] != packing.tokens:
+            raise ValueError(f"packed input_ids must be 1-D with {packing.tokens} tokens; got shape "
+                             f"{tuple(input_ids.shape)}.")
+        if max(packing.lengths) > self.config.max_position_embeddings:
+            raise ValueError(f"sequence length {max(packing.lengths)} exceeds max_position_embeddings "
+                             f"{self.config.max_position_embeddings}; truncate the input.")
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = self.embeddings.packed(input_ids, token_type_ids, packing.positions.to(input_ids.device))
+        for layer in self.encoder.layer:
+            x = layer.packed(x, packing)
+        return x
 
     def _check_length(self, input_ids: Tensor) -> None:
         if input_ids.shape[-1] > self.config.max_position_embeddings:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from zoo.contracts import LayerGroup
 from zoo._paths import repo_name_problem
 from zoo.errors import ArchitectureError
-from zoo.models.bert import BertConfig, BertModel, _attention_mask, hf_key_map
+from zoo.models.bert import BertConfig, BertModel, Packing, _attention_mask, hf_key_map
 from zoo.weights import LoadReport, load_into
 
 __all__ = ["POOLING_MODES", "TextEncoder", "build_text_encoder", "read_snapshot_settings"]
@@ -46,7 +46,24 @@ def _pool(features: Tensor, attention_mask: Tensor, mode: str) -> Tensor:
     raise ArchitectureError(f"unknown pooling {mode!r}; use one of {sorted(POOLING_MODES)}.")
 
 
+def _pool_packed(features: Tensor, packing: Packing, mode: str) -> Tensor:
+    """Packed ``(N, H)`` token features -> ``(sequences, H)``; each run of equal lengths at once."""
+    pooled = []
+    for seg in packing.segments(features):  # (count, length, H): no padding inside
+        if mode == "cls":
+            pooled.append(seg[:, 0])
+        elif mode == "mean":
+            pooled.append(seg.mean(1))
+        elif mode == "max":
+            pooled.append(seg.amax(1))
+        else:
+            raise ArchitectureError(f"unknown pooling {mode!r}; use one of {sorted(POOLING_MODES)}.")
+    return pooled[0] if len(pooled) == 1 else torch.cat(pooled)
+
+
 # --- the encoder --------------------------------------------------------------------------
+
+_TOKENIZE_CHUNK = 4096  # texts tokenized per call when encoding (bounds the tokenizer's transient memory)
 
 
 class TextEncoder(nn.Module):
@@ -84,6 +101,7 @@ class TextEncoder(nn.Module):
         self._max_seq_length, self._do_lower_case = int(max_seq_length), bool(do_lower_case)
         self.text_prefix = text_prefix  # e.g. E5's "query: ", prepended to every input text
         self.load_report: LoadReport | None = None
+        self.packed = True  # encode() packs each batch's tokens without padding (False: padded batches)
         _configure_tokenizer(tokenizer, self._max_seq_length, model.config.pad_token_id)
 
     # properties ---------------------------------------------------------------------------
@@ -112,9 +130,7 @@ class TextEncoder(nn.Module):
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
         """Token ids, attention mask and token type ids, padded to the longest text (int64)."""
-        texts = [self.text_prefix + t for t in texts] if self.text_prefix else list(texts)
-        texts = [t.lower() for t in texts] if self._do_lower_case else texts
-        encodings = self.tokenizer.encode_batch(texts)
+        encodings = self.tokenizer.encode_batch(self._prepare(texts))
         return {
             "input_ids": torch.tensor([e.ids for e in encodings], dtype=torch.long),
             "attention_mask": torch.tensor([e.attention_mask for e in encodings], dtype=torch.long),
@@ -216,7 +232,9 @@ class TextEncoder(nn.Module):
     ) -> np.ndarray | Tensor:
         """Embed ``texts`` in inference mode; float32 ``(N, H)``, or ``(H,)`` for a single string.
 
-        Texts are batched longest first (fewer pad tokens) and returned in input order.
+        Texts are batched by token count, longest first, and returned in input order; each batch
+        runs packed, without padding tokens (:meth:`BertModel.packed_hidden`), unless
+        ``self.packed`` is False or the model is not the plain BERT encoder.
         ``normalize=None`` follows the encoder's own setting. ``device`` moves the encoder
         there first. With ``convert_to_numpy=False`` a CPU tensor is returned.
         """
@@ -233,19 +251,67 @@ class TextEncoder(nn.Module):
 
     # internals ----------------------------------------------------------------------------
 
+    def _prepare(self, texts: Sequence[str]) -> list[str]:
+        texts = [self.text_prefix + t for t in texts] if self.text_prefix else list(texts)
+        return [t.lower() for t in texts] if self._do_lower_case else texts
+
+    def _packable(self) -> bool:
+        """Whether ``encode`` may run packed batches: the plain BERT path, not an overridden one."""
+        return (self.packed and isinstance(self.model, BertModel) and type(self).token_features is TextEncoder.token_features
+                and all(hasattr(layer.attention.self, "packed") for layer in self.model.encoder.layer))
+
+    def _token_ids(self, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every text's token ids and type ids without padding, end to end, and each text's length."""
+        if getattr(self, "_unpadded", None) is None:
+            from tokenizers import Tokenizer
+
+            self._unpadded = Tokenizer.from_str(self.tokenizer.to_str())  # same vocabulary and truncation
+            self._unpadded.no_padding()
+        ids: list[np.ndarray] = []
+        types: list[np.ndarray] = []
+        lengths = np.empty(len(items), dtype=np.int64)
+        for start in range(0, len(items), _TOKENIZE_CHUNK):
+            encodings = self._unpadded.encode_batch(self._prepare(items[start : start + _TOKENIZE_CHUNK]))
+            for i, e in enumerate(encodings, start):
+                ids.append(np.asarray(e.ids, dtype=np.int64))
+                types.append(np.asarray(e.type_ids, dtype=np.int64))
+                lengths[i] = len(e.ids)
+        return np.concatenate(ids), np.concatenate(types), lengths
+
     def _encode_sorted(self, items: list[str], batch_size: int, normalize: bool, progress: bool) -> Tensor:
-        order = np.argsort([-len(t) for t in items], kind="stable")
         result = torch.empty(len(items), self.embedding_dim, dtype=torch.float32)
+        packed = self._packable() and bool(items)
+        if packed:  # sort by token count: a batch's sequences then have (nearly) one length
+            ids, types, lengths = self._token_ids(items)
+            offsets = np.concatenate([[0], np.cumsum(lengths)])
+            order = np.argsort(-lengths, kind="stable")
+        else:
+            order = np.argsort([-len(t) for t in items], kind="stable")
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
                 for start in _progress(range(0, len(items), batch_size), progress):
                     idx = order[start : start + batch_size]
-                    result[torch.from_numpy(idx)] = self._embed_batch([items[i] for i in idx], normalize)
+                    if packed:
+                        take = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in idx])
+                        out = self._embed_packed(ids[take], types[take], lengths[idx], normalize)
+                    else:
+                        out = self._embed_batch([items[i] for i in idx], normalize)
+                    result[torch.from_numpy(idx)] = out
         finally:
             self.train(was_training)
         return result
+
+    def _embed_packed(self, ids: np.ndarray, types: np.ndarray, lengths: np.ndarray, normalize: bool) -> Tensor:
+        device = self.device
+        packing = Packing.of(lengths.tolist(), device)
+        features = self.model.packed_hidden(torch.from_numpy(ids).to(device), packing,
+                                            torch.from_numpy(types).to(device))
+        pooled = _pool_packed(features, packing, self._pooling)
+        if normalize:
+            pooled = F.normalize(pooled, p=2, dim=1)
+        return pooled.float().cpu()
 
     def _embed_batch(self, texts: list[str], normalize: bool) -> Tensor:
         batch = self.preprocess(texts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
@@ -9,6 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+from ._lbfgs import LbfgsResult, fit_logistic
 
 __all__ = ["LogisticProbe", "DEFAULT_C_GRID", "REFINE_STEPS"]
 
@@ -36,43 +40,101 @@ class _FlooredScaler(StandardScaler):
 
 
 class LogisticProbe(ClassifierMixin, BaseEstimator):
-    """Logistic-regression probe on frozen features (scikit-learn LogisticRegression, lbfgs).
+    """Logistic-regression probe on frozen features: scikit-learn's L2 ``LogisticRegression``
+    objective and L-BFGS solver, evaluated with float32 matrix products (:mod:`zoo.probes._lbfgs`).
 
     Parameters are the ``logistic-probe`` options: ``C`` (inverse L2 strength), ``max_iter``,
     ``standardize`` (z-score features with statistics of the training set first), ``seed`` and
     ``c_grid`` (values of ``C`` that :func:`zoo.runner.evaluate.evaluate` sweeps on validation;
-    ``fit`` itself uses ``C``).
-    Fitted attributes: ``classes_``, ``n_features_in_``, ``n_iter_``, ``model_`` (the fitted pipeline).
-
-    Declared search space (read by :func:`zoo.runner.evaluate.search_space`): with ``C = "auto"``
-    the evaluator sweeps :data:`DEFAULT_C_GRID` on validation, refined by :data:`REFINE_STEPS`.
+    ``fit`` itself uses ``C``). ``warm_start``: start the solver from this probe's previous
+    solution (mapped to the new standardization) instead of zeros, as scikit-learn's option does.
+    Fitted attributes: ``classes_``, ``n_features_in_``, ``n_iter_``, ``converged_`` and
+    ``model_``: a scikit-learn pipeline (scaler, ``LogisticRegression``) holding the fitted
+    coefficients, which predicts as scikit-learn does.
     """
 
+    #: the option :meth:`fit_path` sweeps with warm starts (see :mod:`zoo.probes.selection`)
+    path_param = "C"
+
+    #: declared search space (read by :func:`zoo.runner.evaluate.search_space`): with ``C = "auto"``
+    #: the evaluator sweeps :data:`DEFAULT_C_GRID` on validation, refined by :data:`REFINE_STEPS`
     search_space = {"C": DEFAULT_C_GRID}
     search_refine = REFINE_STEPS
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0,
-                 c_grid: tuple[float, ...] = ()):
+                 c_grid: tuple[float, ...] = (), warm_start: bool = False):
         self.C = C
         self.c_grid = c_grid
         self.max_iter = max_iter
         self.standardize = standardize
         self.seed = seed
+        self.warm_start = warm_start
+
+    def _prepare(self, X, y):
+        X, y = check_X_y(X, y, dtype=np.float64)
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"need at least 2 classes to fit a probe, got {len(classes)} class")
+        scaler = _FlooredScaler().fit(X) if self.standardize else None
+        Z = scaler.transform(X) if scaler is not None else X
+        return Z, y_idx, classes, scaler
 
     def fit(self, X, y):
         """Fit on features ``X`` of shape (n_samples, n_features) and labels ``y``; returns self."""
-        X, y = check_X_y(X, y, dtype=np.float64)
-        check_classification_targets(y)
         if not self.C > 0:
             raise ValueError(f"C must be positive, got {self.C}")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"need at least 2 classes to fit a probe, got {len(self.classes_)} class")
+        Z, y_idx, classes, scaler = self._prepare(X, y)
+        w0 = self._warm_point(scaler, len(classes), Z.shape[1]) if self.warm_start else None
+        result = fit_logistic(Z, y_idx, len(classes), C=self.C, max_iter=self.max_iter, w0=w0)
+        return self._set_fitted(result, classes, scaler, Z.shape[1])
+
+    def fit_path(self, X, y, values: Sequence[float]) -> list["LogisticProbe"]:
+        """One probe per value of ``C`` in ``values`` (in that order), fitted on ``X, y``.
+
+        The fits run in increasing ``C``, each starting from the previous solution (the
+        regularization path), and share one standardization: each equals, to the solver's
+        tolerance, ``LogisticProbe(C=value).fit(X, y)``.
+        """
+        if any(not c > 0 for c in values):
+            raise ValueError(f"every C must be positive, got {list(values)}")
+        Z, y_idx, classes, scaler = self._prepare(X, y)
+        fitted: dict[float, LogisticProbe] = {}
+        w0 = None
+        for c in sorted(set(values)):
+            result = fit_logistic(Z, y_idx, len(classes), C=c, max_iter=self.max_iter, w0=w0)
+            w0 = result.w
+            fitted[c] = self._clone_with(C=c)._set_fitted(result, classes, scaler, Z.shape[1])
+        return [fitted[c] for c in values]
+
+    def _clone_with(self, **params) -> "LogisticProbe":
+        return type(self)(**{**self.get_params(), **params})
+
+    def _warm_point(self, scaler, n_classes: int, n_features: int) -> np.ndarray | None:
+        """The previous solution in this fit's standardized space, or None (no usable previous fit)."""
+        raw = getattr(self, "_raw_", None)
+        if raw is None or raw[0].shape[1] != n_features or len(self.classes_) != n_classes:
+            return None
+        coef, intercept = raw  # the decision function on unstandardized features: X @ coef.T + intercept
+        if scaler is not None:
+            intercept = intercept + coef @ scaler.mean_
+            coef = coef * scaler.scale_
+        return np.concatenate([coef, intercept[:, None]], axis=1).ravel()
+
+    def _set_fitted(self, result: LbfgsResult, classes, scaler, n_features: int) -> "LogisticProbe":
         clf = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        self.model_ = make_pipeline(_FlooredScaler(), clf) if self.standardize else make_pipeline(clf)
-        self.model_.fit(X, y)
-        self.n_features_in_ = X.shape[1]
+        clf.classes_, clf.coef_, clf.intercept_ = classes, result.coef, result.intercept
+        clf.n_features_in_, clf.n_iter_ = n_features, np.array([result.n_iter], dtype=np.int32)
+        self.model_ = make_pipeline(scaler, clf) if scaler is not None else make_pipeline(clf)
+        coef, intercept = result.coef, result.intercept
+        if scaler is not None:
+            coef = coef / scaler.scale_
+            intercept = intercept - coef @ scaler.mean_
+        self._raw_ = (coef, intercept)
+        self.classes_ = classes
+        self.n_features_in_ = n_features
         self.n_iter_ = clf.n_iter_
+        self.converged_ = result.converged
         return self
 
     def _X(self, X):

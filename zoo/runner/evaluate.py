@@ -53,6 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ..probes.selection import refit
 from .metrics import classification_metrics, confusion_matrix
 
 __all__ = [
@@ -192,37 +193,32 @@ def _inner_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def _select(
     cls: type, params: dict[str, Any], space: SearchSpace, fit: tuple[np.ndarray, np.ndarray],
     select: tuple[np.ndarray, np.ndarray],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Fit each candidate on ``fit``, score it on ``select``; the best candidate and every trial.
+) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+    """Fit each candidate on ``fit``, score it on ``select`` (:func:`zoo.probes.selection.select_on_split`);
+    the best candidate, every trial and the best candidate's fit (or None).
 
     Only these two splits reach this function: the scored split never takes part in selection.
     """
-    trials: list[dict[str, Any]] = []
+    from ..probes.selection import select_on_split
 
-    def trial(candidate: dict[str, Any]) -> float:
-        est = cls(**{**params, **candidate}).fit(*fit)
-        score = _accuracy(select[1], _predict(est, select[0]))
-        trials.append({"params": dict(candidate), "accuracy": score})
-        return score
+    def score(estimator: Any, X: np.ndarray, y: np.ndarray) -> float:
+        return _accuracy(y, _predict(estimator, X))
 
-    best, best_score = None, -math.inf
-    for candidate in space.candidates():
-        score = trial(candidate)
-        if score > best_score:
-            best, best_score = candidate, score
-    if space.refine and best is not None:
+    chosen = select_on_split(cls(**params), space.grid, fit, select, score)
+    best, best_score, fitted, trials = chosen.best, chosen.best_score, chosen.fitted, list(chosen.trials)
+    if space.refine and best:
         (name, value), = best.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
             step = _log_spacing(space.grid[name]) / 2
             for _ in range(space.refine):
                 center = best[name]
-                for factor in (10 ** -step, 10 ** step):
-                    candidate = {name: float(center * factor)}
-                    score = trial(candidate)
-                    if score > best_score:
-                        best, best_score = candidate, score
+                around = select_on_split(cls(**params), {name: [float(center * 10 ** -step), float(center * 10 ** step)]},
+                                         fit, select, score)
+                trials += around.trials
+                if around.best_score > best_score:
+                    best, best_score, fitted = around.best, around.best_score, around.fitted
                 step /= 2
-    return dict(best or {}), trials
+    return dict(best), trials, fitted
 
 
 def _log_spacing(values: Sequence[Any]) -> float:
@@ -238,15 +234,17 @@ def _fit_best(
     """Choose hyperparameters (on ``validation``, else an inner split of ``X``), refit, return the
     fitted estimator and what was done. Without a search space: fit on ``X`` only."""
     info: dict[str, Any] = {}
+    start = None
     if space:
         if validation is not None:
-            best, trials = _select(cls, params, space, (X, y), validation)
+            best, trials, start = _select(cls, params, space, (X, y), validation)
             info.update(selected_on="validation", refit_on="train+validation")
             X = np.concatenate([X, validation[0]])
             y = np.concatenate([y, validation[1]])
         else:
             fit_idx, select_idx = _inner_split(y, seed)
-            best, trials = _select(cls, params, space, (X[fit_idx], y[fit_idx]), (X[select_idx], y[select_idx]))
+            best, trials, start = _select(cls, params, space, (X[fit_idx], y[fit_idx]),
+                                          (X[select_idx], y[select_idx]))
             info.update(selected_on=f"inner split of train ({INNER_VALIDATION_FRACTION:g}, seed {seed})",
                         refit_on="train")
         params = {**params, **best}
@@ -255,7 +253,7 @@ def _fit_best(
     else:
         info["refit_on"] = "train"
     t0 = time.perf_counter()
-    estimator = cls(**params).fit(X, y)
+    estimator = refit(cls(**params), params, X, y, start=start)  # warm from the selected fit when it can
     info["fit_seconds"] = round(time.perf_counter() - t0, 4)
     info["n_fit"] = int(len(y))
     return estimator, info

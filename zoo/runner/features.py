@@ -17,7 +17,9 @@ Layout under ``root``: ``ab/abcdef....npy`` (the float32 array, ``numpy.save`` f
 ``.json`` sidecar (the key's parts, shape, dtype and the array file's sha256) and a ``.lock``
 file. Both files are written to a temporary name and renamed into place (``os.replace``); the
 sidecar is written last and is the entry's commit mark, and a hit re-checks the array file
-against the sidecar's sha256, so a half-written or truncated file is never returned. Writers of
+against the sidecar's sha256 (streamed), so a half-written or truncated file is never returned;
+the array is then memory-mapped read-only (``numpy.load(mmap_mode="r")``), so a hit costs
+no second copy in memory: pages are read as the probe touches them. Writers of
 one key serialize on ``fcntl.flock`` of its lock file: when two processes miss at once, the
 second waits and then reads what the first wrote. Where ``fcntl`` does not exist (Windows)
 there is no lock; the atomic renames still keep every entry whole.
@@ -38,11 +40,12 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .._atomic import atomic_write
+from .._hashing import CHUNK_SIZE
 from ..data.hashing import canonical_json
 
 __all__ = ["FEATURES_FORMAT", "CacheStats", "FeatureCache", "encode", "inputs_digest", "weights_digest"]
 
-FEATURES_FORMAT = "zoo.features/1"
+FEATURES_FORMAT = "zoo.features/2"  # 2: encode packs batches (features differ in the last bits)
 """Bumped whenever the cache layout or the meaning of a key part changes."""
 
 
@@ -56,6 +59,20 @@ class CacheStats:
     misses: int = 0
     waited: int = 0
     rejected: int = 0
+
+
+def _map_npy(fh: Any) -> np.ndarray:
+    """Memory-map the ``.npy`` file open as ``fh`` read-only (numpy.load's mmap_mode needs a path)."""
+    fh.seek(0)
+    version = np.lib.format.read_magic(fh)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(fh)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not features")
+    if 0 in shape:
+        return np.empty(shape, dtype=dtype)
+    mapped = np.memmap(fh, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=fh.tell())
+    return mapped.view(np.ndarray)  # a plain read-only array backed by the mapping
 
 
 def inputs_digest(inputs: Sequence[Any] | np.ndarray) -> str:
@@ -209,17 +226,21 @@ class FeatureCache:
         array_path, meta_path, _ = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            data = array_path.read_bytes()
+            fh = array_path.open("rb")
         except FileNotFoundError:
             return None, False
         except (json.JSONDecodeError, UnicodeDecodeError):
             return None, True
-        if meta.get("key") != key or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-            return None, True
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError:
-            return None, True
+        with fh:  # one open file: the bytes hashed are the bytes mapped
+            h = hashlib.sha256()
+            while chunk := fh.read(CHUNK_SIZE):
+                h.update(chunk)
+            if meta.get("key") != key or h.hexdigest() != meta.get("sha256"):
+                return None, True
+            try:
+                array = _map_npy(fh)
+            except ValueError:
+                return None, True
         if list(array.shape) != meta.get("shape") or array.dtype.str != meta.get("dtype"):
             return None, True
         return array, False

@@ -8,7 +8,7 @@ the model (from the local, verified files) and loads the dataset, but trains and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .._text import text_table
 from .recipe import Recipe
@@ -84,7 +84,7 @@ class Plan:
             out += ["training: none (epochs = 0); evaluators run on frozen features"]
         out += [f"output: {r.output_dir}/<run id>/"]
         if r.sweep:
-            out += [f"sweep: {r.sweep.method} over " + ", ".join(f"{k} {list(v)}" for k, v in r.sweep.params.items())]
+            out += [f"sweep: {r.sweep.method} over " + ", ".join(f"{k} {_dimension(v)}" for k, v in r.sweep.params.items())]
         return "\n".join(out)
 
 
@@ -121,3 +121,13 @@ def plan(recipe: Recipe, *, build_model: bool = True) -> Plan:
                  "integrity": entry.integrity, "embedding_dim": entry.embedding_dim, "max_seq_length": max_len},
                 {k: len(s) for k, s in a.splits.items()}, a.bundle.num_classes, trainable, total, tensors, mode,
                 a.device)
+
+
+def _dimension(values: Any) -> str:
+    """``[1, 2]`` for listed values; ``float [0.0001, 0.01] log`` for a range (``[sweep.params]``)."""
+    if not isinstance(values, Mapping):
+        return str(list(values))
+    if values.get("type") == "categorical":
+        return str(list(values["choices"]))
+    step = f" step {values['step']}" if values.get("step") is not None else ""
+    return f"{values['type']} [{values['low']}, {values['high']}]{' log' if values.get('log') else ''}{step}"

@@ -249,14 +249,32 @@ def compress(state: RunState) -> None:
         def score(m: Any) -> float:
             return _head_accuracy(state, m, splits[target])
     data = TrainingData(list(splits["train"].inputs), [int(x) for x in splits["train"].labels])
+    texts = list(splits[target or ("validation" if "validation" in splits else "train")].inputs[:THROUGHPUT_TEXTS])
     result = run_passes([(p.component, p.options) for p in passes], model, evaluate=score,
-                        example_inputs=(batch,), data=data, seed=state.seed)
+                        example_inputs=(batch,), data=data, seed=state.seed, texts=texts,
+                        run_texts=lambda m, chunk: _run_inputs(state, m, chunk))
     state.log(format_table(result.rows))
     state.assembly.model, state.pristine = result.model, False
     state.features.clear()
     state.compression = {"passes": _plain(result.record), "tradeoffs": [_plain(r.to_dict()) for r in result.rows],
                          "metric": "head accuracy on " + (target if score else "(no trained head)")}
     state.timed("compression", t0)
+
+
+THROUGHPUT_TEXTS = 512
+"""Real inputs (of the scored split) the trade-off table's throughput is measured on."""
+
+
+def _run_inputs(state: RunState, m: Any, chunk: Any) -> Any:
+    """What a user runs on raw inputs: preprocess, batch, encode, head (the throughput measured)."""
+    from .train import predict
+
+    backbone, size = getattr(m, "backbone", None), state.batch_size
+    if backbone is not None and backbone is not m and hasattr(backbone, "encode") and hasattr(m, "head"):
+        return m.head(backbone.encode(chunk, batch_size=size, convert_to_numpy=False))
+    if hasattr(m, "encode"):  # e.g. an ONNX Runtime graph of the whole model
+        return m.encode(chunk, batch_size=size)
+    return predict(m, chunk, batch_size=size, device=state.device)
 
 
 def _eval_split(state: RunState) -> str | None:
