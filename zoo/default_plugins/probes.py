@@ -23,6 +23,8 @@ class LogisticProbeOptions:
     seed: int = field(default=0, metadata={"help": "random seed passed to the solver"})
     c_grid: tuple[float, ...] = field(default=(), metadata={
         "help": "values of C to sweep, chosen on validation only (CLIP-style); empty: use C as given"})
+    warm_start: bool = field(default=False, metadata={
+        "help": "start a refit from the previous fit's coefficients (the C path does this itself)"})
 
     def __post_init__(self) -> None:
         if not self.C > 0:

@@ -92,7 +92,7 @@ def refit(estimator: Any, params: Mapping[str, Any], X: np.ndarray, y: np.ndarra
     ``warm_start`` option."""
     if start is not None and "warm_start" in start.get_params():
         warm = copy.deepcopy(start)
-        warm.set_params(**params, warm_start=True)
+        warm.set_params(**{**params, "warm_start": True})
         fitted = warm.fit(X, y)
         fitted.set_params(warm_start=estimator.get_params().get("warm_start", False))
         return fitted
