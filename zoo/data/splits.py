@@ -6,14 +6,14 @@ index arrays on every run. Returned indices are sorted, so subsets keep the file
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DatasetError
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["stratified_split", "carve_splits", "kfold"]
+__all__ = ["stratified_split", "carve_splits", "kfold", "limit_split"]
 
 
 def stratified_split(labels: np.ndarray, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,3 +88,21 @@ def kfold(labels: np.ndarray, n_splits: int = 10, *, seed: int) -> list[tuple[np
         )
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def limit_split(split: Any, limit: int | None, seed: int) -> Any:
+    """At most ``limit`` examples of ``split``: a stratified seeded subset (a plain one when
+    stratifying is impossible); the split itself when it is small enough or ``limit`` is None."""
+    if split is None or limit is None or limit >= len(split):
+        return split
+    if not split.labeled:
+        import numpy as np
+
+        return split.subset(np.sort(np.random.default_rng(seed).permutation(len(split))[:limit]), name=split.name)
+    import numpy as np
+
+    try:
+        kept, _ = stratified_split(split.labels, fraction=1 - limit / len(split), seed=seed)
+    except DatasetError:
+        kept = np.sort(np.random.default_rng(seed).permutation(len(split))[:limit])
+    return split.subset(kept, name=split.name)

@@ -45,7 +45,7 @@ def load_target(recipe: Any, part: Any, source_bundle: Any) -> TargetData:
 
     from ..data.dataset import take_inputs
     from ..errors import DatasetError
-    from .assembly import subset
+    from ..data.splits import limit_split as subset
 
     spec = recipe.target
     bundle = part.component.obj(part.options, base_dir=recipe.base_dir, seed=recipe.seed)

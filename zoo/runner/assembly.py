@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..data.splits import limit_split as subset
 from .recipe import Recipe
 
 __all__ = ["Part", "Assembly", "assemble", "subset"]
@@ -48,25 +49,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def subset(split: Any, limit: int | None, seed: int) -> Any:
-    """At most ``limit`` examples of ``split``: a stratified seeded subset (a plain one when
-    stratifying is impossible); the split itself when it is small enough or ``limit`` is None."""
-    if split is None or limit is None or limit >= len(split):
-        return split
-    if not split.labeled:
-        import numpy as np
-
-        return split.subset(np.sort(np.random.default_rng(seed).permutation(len(split))[:limit]), name=split.name)
-    import numpy as np
-
-    from ..data.splits import stratified_split
-    from ..errors import DatasetError
-
-    try:
-        kept, _ = stratified_split(split.labels, fraction=1 - limit / len(split), seed=seed)
-    except DatasetError:
-        kept = np.sort(np.random.default_rng(seed).permutation(len(split))[:limit])
-    return split.subset(kept, name=split.name)
 
 
 @dataclass
