@@ -156,3 +156,19 @@ def test_a_third_party_method_from_the_plugin_template_runs_from_a_recipe(tmp_pa
     da = rec["adaptation"]
     assert da["method"] == "template-centering" and da["options"] == {"scale": True}
     assert set(da["scores"]["logistic-probe"]) == {"source_only", "adapted"}
+
+
+def test_an_adaptation_sweep_chooses_by_the_label_free_criterion(tmp_path, vector_zoo):  # noqa: F811
+    import json
+
+    from zoo.runner import load_recipe
+    from zoo.runner.sweep import run_sweep
+
+    sweep = '\n[sweep]\nmethod = "grid"\n\n[sweep.params]\n"adaptation.options.keep" = [0.5, 1.0]\n'
+    path = recipe(tmp_path, SELF_TRAINING + sweep)
+    result = run_sweep(load_recipe(path), progress=False, verbose=False)
+    assert result.metric == "adaptation.entropy"
+    records = [json.loads((t.run_dir / "record.json").read_text()) for t in result.trials]
+    scores = [r["adaptation"]["selection"]["score"] for r in records]
+    assert all(r["adaptation"]["selection"]["criterion"] == "entropy" for r in records)
+    assert result.best.run_dir == result.trials[scores.index(max(scores))].run_dir

@@ -159,16 +159,40 @@ def _evaluator_predictions(state: Any, part: Any, found: Any, x_test: Any) -> di
     if found is None:
         return out
     apart, method = found
+    target, val = state.assembly.target, state.splits.get("validation")
     if method.level == "features":
-        x_adapt = state.target_feats("adapt", state.assembly.target.adapt.inputs, state.assembly.target.adapt.fingerprint)
-        out["adapted"] = method.fit(make, xs, ys, x_adapt, seed=state.seed).predict(x_test)
+        x_adapt = state.target_feats("adapt", target.adapt.inputs, target.adapt.fingerprint)
+        adapted = method.fit(make, xs, ys, x_adapt, seed=state.seed)
+        out["adapted"] = adapted.predict(x_test)
+        x_val = state.feats("validation") if val is not None else None
     elif state.target_backbone is not None:
-        fitted = source
+        adapted, x_val = source, state.feats("validation") if val is not None else None
         if state.source_backbone is not None:
-            fitted = make().fit(_encode(state.source_backbone, state.splits["train"].inputs, state.batch_size), ys)
-        out["adapted"] = fitted.predict(_encode(state.target_backbone, state.assembly.target.test.inputs,
-                                                state.batch_size))
+            adapted = make().fit(_encode(state.source_backbone, state.splits["train"].inputs, state.batch_size), ys)
+            x_val = _encode(state.source_backbone, val.inputs, state.batch_size) if val is not None else None
+        x_adapt = _encode(state.target_backbone, target.adapt.inputs, state.batch_size)
+        out["adapted"] = adapted.predict(_encode(state.target_backbone, target.test.inputs, state.batch_size))
+    else:
+        return out
+    if "selection" not in state.adaptation:  # the first evaluator's adapted model is what a sweep chooses by
+        _select_score(state, adapted, x_adapt, x_val, xs)
     return out
+
+
+def _select_score(state: Any, adapted: Any, x_adapt: Any, x_val: Any, xs: Any) -> None:
+    """The recipe's label-free criterion on the adapted model: what an adaptation sweep maximizes."""
+    from ..adapt.criteria import score_candidate
+    from ..errors import AdaptationError
+
+    criterion = state.recipe.adaptation.criterion
+    val = state.splits.get("validation")
+    try:
+        value = score_candidate(criterion, adapted, X_target=x_adapt, X_val=x_val,
+                                y_val=val.labels if val is not None else None, X_source=xs, seed=state.seed)
+    except AdaptationError as exc:
+        state.log(f"  adaptation: no {criterion} score ({exc})")
+        return
+    state.adaptation["selection"] = {"criterion": criterion, "score": float(value)}
 
 
 def _head_predictions(state: Any, found: Any, x_test: Any) -> dict[str, Any]:

@@ -92,9 +92,10 @@ def trial_overrides(params: Mapping[str, Sequence[Any]], *, method: str, trials:
 def validation_metric(record: Mapping[str, Any], metric: str) -> tuple[str, float | None]:
     """(metric name, value) of a run's validation score; never a test metric.
 
-    Candidates, in order: ``head.val_accuracy`` (the trained head on the validation split), then
-    per evaluator ``NAME.val_accuracy``: its validation metrics, or its best hyperparameter
-    trial's validation accuracy.
+    Candidates, in order: ``adaptation.CRITERION`` (a domain-adaptation run's label-free selection
+    score, see :mod:`zoo.adapt.criteria`), ``head.val_accuracy`` (the trained head on the
+    validation split), then per evaluator ``NAME.val_accuracy``: its validation metrics, or its
+    best hyperparameter trial's validation accuracy.
     """
     candidates: list[tuple[str, float]] = []
     for name, ev in record.get("evaluations", {}).items():
@@ -106,6 +107,9 @@ def validation_metric(record: Mapping[str, Any], metric: str) -> tuple[str, floa
             value = max(t["accuracy"] for t in d["trials"])
         if isinstance(value, (int, float)):
             candidates.append((f"{name}.val_accuracy", float(value)))
+    selection = (record.get("adaptation") or {}).get("selection")
+    if selection:  # a domain-adaptation run: its label-free criterion comes first (no target label is read)
+        candidates.insert(0, (f"adaptation.{selection['criterion']}", float(selection["score"])))
     if metric != "auto":
         return metric, dict(candidates).get(metric)
     return candidates[0] if candidates else ("validation", None)
