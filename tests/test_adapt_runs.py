@@ -172,3 +172,15 @@ def test_an_adaptation_sweep_chooses_by_the_label_free_criterion(tmp_path, vecto
     scores = [r["adaptation"]["selection"]["score"] for r in records]
     assert all(r["adaptation"]["selection"]["criterion"] == "entropy" for r in records)
     assert result.best.run_dir == result.trials[scores.index(max(scores))].run_dir
+
+
+def test_a_method_that_needs_source_data_refuses_a_source_free_recipe(tmp_path, vector_zoo):  # noqa: F811
+    from zoo.runner import load_recipe
+
+    free = SELF_TRAINING.replace('name = "self-training"', 'name = "self-training"\nsource_data = false')
+    with pytest.raises(AdaptationNeedsError, match="needs labeled source data while adapting") as err:
+        load_recipe(recipe(tmp_path, free))
+    assert err.value.missing == ("source_labels",)
+    # AdaBN needs no source data: the same recipe shape with adabn validates
+    assert load_recipe(recipe(tmp_path, '\n[adaptation]\nname = "adabn"\nsource_data = false\n')).adaptation.source_data \
+        is False

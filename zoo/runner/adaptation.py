@@ -100,7 +100,8 @@ def adapt_backbone(state: Any) -> None:
     info = method.adapt(adapted, _batches(adapted, state.assembly.target.adapt.inputs, state.batch_size),
                         seed=state.seed)
     state.target_backbone = adapted
-    if getattr(method, "per_domain", False):  # AdaBN: the source side is normalized with its own statistics too
+    if getattr(method, "per_domain", False) and state.recipe.adaptation.source_data:
+        # AdaBN: the source side is normalized with its own statistics too (source-free: the pretrained ones)
         source = copy.deepcopy(state.backbone)
         method.adapt(source, _batches(source, state.splits["train"].inputs, state.batch_size), seed=state.seed)
         state.source_backbone = source

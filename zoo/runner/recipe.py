@@ -115,6 +115,8 @@ class AdaptationSpec:
     name: str = _opt("", "adaptation method (see `zoo plugins list`): coral, self-training, dann, adabn, tent")
     criterion: Literal["entropy", "source-validation", "importance-weighted"] = _opt(
         "entropy", "how sweeps over this method's options choose without target labels")
+    source_data: bool = _opt(True, "the method may use the labeled source data while adapting; false: "
+                                   "source-free adaptation (only the source-trained model and unlabeled target)")
     options: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "the method's options"})
 
     def __post_init__(self) -> None:
@@ -271,6 +273,7 @@ class Recipe:
                                      "options": _fields(self.parts["target"][1])}
         if self.adaptation is not None:
             out["adaptation"] = {"name": self.adaptation.name, "criterion": self.adaptation.criterion,
+                                 "source_data": self.adaptation.source_data,
                                  "options": _fields(self.parts["adaptation"][1])}
         for role in ("head", "freezing"):
             out[role] = {"name": getattr(self, role).name, "options": _fields(self.parts[role][1])}
@@ -596,20 +599,21 @@ def _adaptation(check: _Checker, entry: Any, raw: Any, target: TargetSpec | None
     from ..plugins import get_component
 
     table = check.table(raw, "adaptation")
-    criterion = table.pop("criterion", "entropy")
+    extra = {k: table.pop(k) for k in ("criterion", "source_data") if k in table}
     spec_c, comp, options = _component(check, "adaptation", table, "adaptation")
-    spec = check.section(AdaptationSpec, {"name": spec_c.name, "criterion": criterion,
-                                          "options": spec_c.options}, "adaptation", tables=("options",))
+    spec = check.section(AdaptationSpec, {"name": spec_c.name, **extra, "options": spec_c.options},
+                         "adaptation", tables=("options",))
     needs = comp.obj.needs
     arch = get_component("architecture", entry.architecture)
     has = frozenset(getattr(arch.obj, "capabilities", ()) or ())
-    missing = needs.missing(has_target=target is not None, has_source_labels=True,
+    missing = needs.missing(has_target=target is not None, has_source_labels=spec.source_data,
                             has_batchnorm="batchnorm" in has, trainable_backbone=True)
     if missing:
         what = {"target_inputs": "an unlabeled target split: add a [data.target] table with its loader",
                 "batchnorm": f"BatchNorm layers, which architecture {entry.architecture!r} of backbone "
                              f"{entry.name!r} does not have (it has: {', '.join(sorted(has)) or 'none declared'})",
-                "source_labels": "labeled source data"}
+                "source_labels": "labeled source data while adapting, which the recipe withholds "
+                                 "(adaptation.source_data = false)"}
         err = check.fail("adaptation.name", "")
         raise AdaptationNeedsError(
             f"adaptation method {spec.name!r} needs {'; and '.join(what.get(m, m) for m in missing)}. "

@@ -425,6 +425,7 @@ def _adaptation_record(state: RunState) -> dict[str, Any]:
     out: dict[str, Any] = {"target": a.target.record}
     if spec is not None:
         out.update(method=spec.name, options=a.parts["adaptation"].options_dict(), criterion=spec.criterion,
+                   source_data=spec.source_data,
                    needs=dataclasses.asdict(a.parts["adaptation"].component.obj.needs))
     return _plain({**out, **state.adaptation})
 
