@@ -282,6 +282,9 @@ MISTAKES: dict[str, dict[str, tuple[list[str], dict[str, str]]]] = {
     "reproduce": {"path": (["reproduce", "J/missing"], {}),
                   "corrupt": (["reproduce", "J/badrun"], {}),
                   "value": (["reproduce", "J/listrun"], {})},
+    "runs": {"path": (["runs", "clean", "J/missing"], {}),
+             "corrupt": (["runs", "clean", "J/corrupt.bin"], {}),
+             "value": (["runs", "sweep-away"], {})},
     "plugins": {"path": (["plugins", "info", "J/missing"], {}),
                 "corrupt": (["plugins", "doctor"], {"ZOO_CONFIG": "J/corrupt.bin"}),
                 "value": (["plugins", "uninstall", "-y", "transferzoo==0.1.0"], {})},
@@ -302,9 +305,8 @@ MISTAKES: dict[str, dict[str, tuple[list[str], dict[str, str]]]] = {
                 "value": (["predict", "J/corrupt.onnx", "hi", "--threads", "-1"], {})},
 }
 
-UNTYPED = {("reproduce", "corrupt"), ("reproduce", "value")}
-"""Mistakes still caught by the last-resort handler (no traceback, a pointer to --traceback): a corrupt
-record.json is the engine's (zoo/runner/reproduce.py) to type."""
+UNTYPED: set[tuple[str, str]] = set()
+"""Mistakes still caught by the last-resort handler (no traceback, a pointer to --traceback): none."""
 
 
 def test_the_mistakes_cover_every_command():

@@ -218,6 +218,7 @@ def _configure_runs(p: argparse.ArgumentParser) -> None:
     clean = sub.add_parser("clean", help="list (or remove) the .partial directories of runs that died")
     clean.add_argument("output_dir", nargs="?", default="runs", help="a folder of run directories (default: runs)")
     clean.add_argument("--remove", action="store_true", help="delete them (default: only list them)")
+    p.epilog = examples("zoo runs clean runs", "zoo runs clean runs --remove")
 
 
 def _run_runs(args: argparse.Namespace) -> int:
@@ -225,6 +226,13 @@ def _run_runs(args: argparse.Namespace) -> int:
 
     from zoo.runner.record import stale_partials
 
+    from zoo.errors import RunRecordError
+
+    folder = Path(args.output_dir)
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise RunRecordError(f"{what}; give the folder your runs are written to (a recipe's output_dir, "
+                             "or `zoo run -o DIR`)", path=str(folder))
     dead = stale_partials(args.output_dir)
     for path in dead:
         if args.remove:
