@@ -86,6 +86,7 @@ def test_same_probe_by_relative_and_absolute_path_reads_the_cache_and_shares_a_l
     assert second["metrics"] == first["metrics"]
 
     boards = leaderboards([normalize_record(first), normalize_record(second)])
-    (rows,) = boards.values()
+    (board,) = boards  # one board per (task, evaluator, protocol, options): both runs are on it
+    rows = board["rows"]
     assert {r["run_id"] for r in rows} == {first["run_id"], second["run_id"]}
     assert len({r["fingerprint"] for r in rows}) == 1

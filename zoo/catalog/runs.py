@@ -21,6 +21,8 @@ shown on the original's page and never ranked.
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path, PurePath
 from typing import Any, Iterable
@@ -105,15 +107,25 @@ def _evaluators(record: dict[str, Any], metrics: dict[str, Any]) -> dict[str, di
     return out
 
 
+_RUN_ID = re.compile(r"^.+-\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
 def _reproduces(recipe: dict[str, Any]) -> str:
+    """The run id a run reproduces: its recipe is ``<run directory>/recipe.toml`` of an earlier run
+    (``zoo reproduce``); a user's own file that happens to be called recipe.toml is not one."""
     source = recipe.get("source")
-    if isinstance(source, str) and PurePath(source.replace("\\", "/")).name == "recipe.toml":
-        return PurePath(source.replace("\\", "/")).parent.name
+    if isinstance(source, str):
+        path = PurePath(source.replace("\\", "/"))
+        if path.name == "recipe.toml" and _RUN_ID.match(path.parent.name):
+            return path.parent.name
     return ""
 
 
 def normalize_record(record: dict[str, Any], *, where: str = "") -> dict[str, Any]:
-    """One record reduced to the keys the catalog shows, with safe defaults."""
+    """One record reduced to the keys the catalog shows, with safe defaults (a typed
+    :class:`~zoo.runner.record.RunRecord` is read as its JSON object)."""
+    if not isinstance(record, dict) and callable(getattr(record, "to_dict", None)):
+        record = record.to_dict()
     backbone, dataset = _table(record.get("backbone")), _table(record.get("dataset"))
     recipe = _table(record.get("recipe"))
     resolved = _table(recipe.get("resolved"))
