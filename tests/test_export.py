@@ -102,7 +102,7 @@ def test_a_fine_tuned_run_reloads_with_its_trained_layers(tmp_path, shared_data,
     from zoo.export import load_run_model, read_run
     from zoo.plugins import get_component, validate_options
     from zoo.runner import load_recipe, run_recipe
-    from zoo.runner.run import _subset
+    from zoo.data.splits import limit_split as _subset
     from zoo.runner.train import predict
 
     path = write_recipe(tmp_path, shared_data, max_train=96, max_test=80, epochs=1, freezing="first-k",

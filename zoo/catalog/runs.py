@@ -21,9 +21,8 @@ shown on the original's page and never ranked.
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from pathlib import Path, PurePath
 from typing import Any, Iterable
 
