@@ -490,7 +490,7 @@ def _component_list(check: _Checker, kind: str, raw: Any, key: str) -> list[tupl
     return [_component(check, kind, item, f"{key}.{i}") for i, item in enumerate(raw)]
 
 
-def _check_data_files(check: _Checker, comp: Any, options: Any, base_dir: Path) -> None:
+def _check_data_files(check: _Checker, comp: Any, options: Any, base_dir: Path, prefix: str = "data") -> None:
     from ..errors import DatasetFileNotFoundError
 
     checker = getattr(comp.obj, "check_files", None)  # a plugin loader may check its own paths
@@ -498,7 +498,7 @@ def _check_data_files(check: _Checker, comp: Any, options: Any, base_dir: Path) 
         try:
             checker(options, base_dir=base_dir)
         except DatasetFileNotFoundError as exc:
-            raise check.fail(f"data.options.{exc.key}", str(exc)) from None
+            raise check.fail(f"{prefix}.options.{exc.key}", str(exc)) from None
         return
     from ..data.options import path_options
     from ..data.paths import resolve_file
@@ -508,13 +508,13 @@ def _check_data_files(check: _Checker, comp: Any, options: Any, base_dir: Path) 
             path = Path(value).expanduser()
             path = path if path.is_absolute() else base_dir / path
             if not path.is_dir():
-                raise check.fail(f"data.options.{key}", f"dataset loader {comp.name!r}, option {key!r}: the directory "
+                raise check.fail(f"{prefix}.options.{key}", f"dataset loader {comp.name!r}, option {key!r}: the directory "
                                                         f"{path} does not exist. Fix the path in the recipe.")
             continue
         try:
             resolve_file(value, key=key, base_dir=base_dir, loader=comp.name)
         except DatasetFileNotFoundError as exc:
-            raise check.fail(f"data.options.{key}", str(exc)) from None
+            raise check.fail(f"{prefix}.options.{key}", str(exc)) from None
 
 
 def _check_compression_order(check: _Checker, passes: Sequence[ComponentSpec]) -> None:
@@ -573,23 +573,30 @@ def _check_capabilities(check: _Checker, entry: Any, passes: Sequence[tuple[Comp
 def _target(check: _Checker, entry: Any, raw: Any, base_dir: Path, parts: dict[str, tuple[Any, Any]],
             check_files: bool) -> TargetSpec:
     """Validate ``[data.target]``; adds the ``target`` part (loader, validated options)."""
+    spec, loader, options = _loader_section(check, TargetSpec, raw, "data.target", entry, base_dir, check_files)
+    parts["target"] = (loader, options)
+    return spec
+
+
+def _loader_section(check: _Checker, schema: type, raw: Any, prefix: str, entry: Any, base_dir: Path,
+                    check_files: bool) -> tuple[Any, Any, Any]:
+    """A dataset table (``[data]`` or ``[data.target]``): its spec, loader and validated loader options,
+    with the loader's modality and (``check_files``) its files checked."""
     from ..errors import UnknownComponentError
     from ..plugins import get_component
 
-    table = check.table(raw, "data.target")
-    opts_raw = check.table(table.get("options", {}), "data.target.options")
-    spec = check.section(TargetSpec, {**table, "options": MappingProxyType(dict(opts_raw))}, "data.target",
-                         tables=("options",))
+    table = check.table(raw, prefix)
+    opts_raw = check.table(table.get("options", {}), f"{prefix}.options")
+    spec = check.section(schema, {**table, "options": MappingProxyType(dict(opts_raw))}, prefix, tables=("options",))
     try:
         loader = get_component("dataset", spec.loader)
     except UnknownComponentError as exc:
-        raise check.fail("data.target.loader", str(exc)) from None
-    options = check.options(loader, opts_raw, "data.target.options")
+        raise check.fail(f"{prefix}.loader", str(exc)) from None
+    options = check.options(loader, opts_raw, f"{prefix}.options")
     _check_modality(check, entry, loader, options)
     if check_files:
-        _check_data_files(check, loader, options, base_dir)
-    parts["target"] = (loader, options)
-    return spec
+        _check_data_files(check, loader, options, base_dir, prefix)
+    return spec, loader, options
 
 
 def _adaptation(check: _Checker, entry: Any, raw: Any, target: TargetSpec | None,
@@ -647,21 +654,7 @@ def _check_top(check: _Checker, raw: Mapping[str, Any]) -> TopSpec:
 def _check_data(check: _Checker, raw: Mapping[str, Any], entry: Any, base_dir: Path,
                 check_files: bool) -> tuple[DataSpec, dict[str, tuple[Any, Any]]]:
     """``[data]``: the section, the loader and its options (modality, files); ``parts`` starts here."""
-    from ..errors import UnknownComponentError
-    from ..plugins import get_component
-
-    data_raw = check.table(raw["data"], "data")
-    data_opts_raw = check.table(data_raw.get("options", {}), "data.options")
-    data = check.section(DataSpec, {**data_raw, "options": MappingProxyType(dict(data_opts_raw))}, "data",
-                         tables=("options",))
-    try:
-        loader = get_component("dataset", data.loader)
-    except UnknownComponentError as exc:
-        raise check.fail("data.loader", str(exc)) from None
-    data_options = check.options(loader, data_opts_raw, "data.options")
-    _check_modality(check, entry, loader, data_options)
-    if check_files:
-        _check_data_files(check, loader, data_options, base_dir)
+    data, loader, data_options = _loader_section(check, DataSpec, raw["data"], "data", entry, base_dir, check_files)
     return data, {"dataset": (loader, data_options)}
 
 
