@@ -71,6 +71,16 @@ def _new_page(browser, **context):
     return ctx, pg
 
 
+def _shows(page, selector: str) -> bool:
+    """Whether `selector` becomes visible: waits (up to the page's timeout) for the navigation a
+    click started to finish, where ``is_visible`` would read the old or half-loaded page."""
+    try:
+        page.locator(selector).first.wait_for(state="visible")
+    except sync_api.TimeoutError:
+        return False
+    return True
+
+
 @pytest.fixture
 def page(browser):
     ctx, pg = _new_page(browser)
@@ -127,7 +137,7 @@ def test_site_wide_search_finds_a_guide_page_a_component_and_a_backbone(page, ba
     assert any(h.startswith("backbones/bge-small-en-v1.5.html") for h in found), found
     _screenshot(page, "search.png")
     page.click("#search-results a[href^='backbones/bge-small-en-v1.5.html']")
-    assert page.is_visible("text=Published reference results")
+    assert _shows(page, "text=Published reference results")
     assert page.errors == []
 
 
@@ -160,14 +170,14 @@ def test_a_run_page_opens_from_the_leaderboard(page, base_url):
     page.goto(base_url + "results/index.html")
     page.click("a[href='banking77.html']")
     assert page.url.endswith("/results/banking77.html")
-    assert page.is_visible("text=subset")  # the subset run is marked
+    assert _shows(page, "text=subset")  # the subset run is marked
     page.click(f"a[href='../runs/{RUN_IDS[0]}.html']")
     assert page.url.endswith(f"/runs/{RUN_IDS[0]}.html")
     for text in ("Metrics", "Resolved recipe", "Lineage", "Environment", "Plugins", "Reproductions",
                  "Most confused pairs"):
         assert page.locator(f"h2:has-text('{text}'), p:has-text('{text}')").count() >= 1, text
     page.click(f"a[href='{REPRODUCTION_ID}.html']")
-    assert page.is_visible("text=is a reproduction")
+    assert _shows(page, "text=is a reproduction")
     _screenshot(page, "run.png")
     assert page.errors == []
 
@@ -291,5 +301,5 @@ def test_the_site_works_from_disk(page, site):
     assert page.url == (site / "backbones" / "bge-small-en-v1.5.html").as_uri()
     page.click("a[href='../components/architecture.bert.html']")
     assert page.url == (site / "components" / "architecture.bert.html").as_uri()
-    assert page.is_visible("text=Backbones using it")
+    assert _shows(page, "text=Backbones using it")
     assert page.errors == []
