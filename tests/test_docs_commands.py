@@ -12,7 +12,7 @@ The reader's machine, shared by every page, is offline except for the loopback:
   files, and the local Hub of tests/hubserver.py (``HF_ENDPOINT``), which serves them and takes
   ``zoo push`` uploads;
 * per page, a fresh virtual environment (``--without-pip``) that is the reader's Python: ``python``,
-  ``zoo``, ``pip`` and ``pytest`` on ``PATH`` run it; this environment's packages are on its
+  ``zoo``, ``pip``, ``pytest`` and ``torchrun`` on ``PATH`` run it; this environment's packages are on its
   ``PYTHONPATH`` (behind the checkout's ``zoo``), so ``pip`` sees torch and the rest as installed and
   installs what a block asks into the fresh environment only (pip never uninstalls outside it);
 * pip with no package index and no build isolation (``PIP_NO_INDEX``, ``PIP_NO_BUILD_ISOLATION``), as
@@ -151,7 +151,7 @@ def reader(tmp_path_factory, shared_data, minilm_dir):
 
 def _reader_python(venv: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    for tool, module in (("zoo", "zoo"), ("pip", "pip"), ("pytest", "pytest")):
+    for tool, module in (("zoo", "zoo"), ("pip", "pip"), ("pytest", "pytest"), ("torchrun", "torch.distributed.run")):
         shim = venv / "bin" / tool
         shim.write_text(f'#!/bin/sh\nexec "{venv / "bin" / "python"}" -m {module} "$@"\n', encoding="utf-8")
         shim.chmod(0o755)
