@@ -263,6 +263,7 @@ def _serve_then_interrupt(argv: list[str], cwd: Path, env: dict[str, str], where
     return "".join(lines) + out, err, proc.returncode
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page,body,line", [pytest.param(p, b, n, id=f"{p.name}:{n}") for p, b, n in shell_blocks()])
 def test_shell_block_runs(page, body, line, reader):
     reason = _skip_reason(body)
