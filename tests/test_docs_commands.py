@@ -211,7 +211,7 @@ class PageShell:
         where = f"docs/{self.page.name}:{line}"
         argv = ["bash", "-e", "-o", "pipefail", "-c", self._script(body)]
         if SERVE.search(body):
-            stdout, stderr, code = _serve_then_interrupt(argv, self.cwd, self.env, where)
+            stdout, stderr, code = _serve_then_interrupt(argv, self.cwd, self.env, where, self.state / "stderr")
         else:
             proc = subprocess.run(argv, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=600)
             stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
@@ -231,23 +231,30 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _serve_then_interrupt(argv: list[str], cwd: Path, env: dict[str, str], where: str) -> tuple[str, str, int]:
+def _serve_then_interrupt(argv: list[str], cwd: Path, env: dict[str, str], where: str,
+                          stderr_file: Path) -> tuple[str, str, int]:
     """Run a block that ends in ``zoo catalog serve``: once it says where it serves, fetch that page,
     then press Ctrl-C. Returns ``(stdout, stderr, exit status)``; the status of a shell stopped by
     Ctrl-C is 130."""
     deadline = time.monotonic() + 60
     while not _port_free(8000) and time.monotonic() < deadline:  # another run of this test serving
         time.sleep(1)
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
     lines, url = [], None
+    with open(stderr_file, "w", encoding="utf-8") as err_out:  # a file, not a pipe: nobody reads it while serving
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err_out, text=True,
+                                start_new_session=True)
+
+    def stderr() -> str:
+        return stderr_file.read_text(encoding="utf-8", errors="replace")[-3000:]
+
     try:
         for text in proc.stdout:  # the build's summary, then the address it serves
             lines.append(text)
             if m := SERVING.search(text):
                 url = m.group(1)
                 break
-        assert url is not None, f"{where}: the server never said where it serves:\n{''.join(lines)[-3000:]}"
+        assert url is not None, (f"{where}: the server never said where it serves (exit {proc.wait()}):\n"
+                                 f"--- stdout\n{''.join(lines)[-3000:]}\n--- stderr\n{stderr()}")
         with urllib.request.urlopen(url, timeout=30) as resp:
             page = resp.read().decode("utf-8", "replace")
         assert resp.status == 200 and "<html" in page.lower() and "transferzoo" in page.lower(), page[:500]
@@ -255,12 +262,12 @@ def _serve_then_interrupt(argv: list[str], cwd: Path, env: dict[str, str], where
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
         try:
-            out, err = proc.communicate(timeout=60)
+            out, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-    assert proc.returncode in (0, 130, -signal.SIGINT), f"{where}: exit {proc.returncode} after Ctrl-C:\n{err[-3000:]}"
-    return "".join(lines) + out, err, proc.returncode
+            out, _ = proc.communicate()
+    assert proc.returncode in (0, 130, -signal.SIGINT), f"{where}: exit {proc.returncode} after Ctrl-C:\n{stderr()}"
+    return "".join(lines) + out, stderr(), proc.returncode
 
 
 @pytest.mark.slow
