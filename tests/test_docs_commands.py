@@ -145,7 +145,7 @@ def reader(tmp_path_factory, shared_data, minilm_dir):
                    PYTHONPATH=os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]]),
                    PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1",
                    PIP_NO_INPUT="1", PIP_CACHE_DIR=str(root / "pip-cache"))
-        values = {"DRIVE": str(root / "usb"), "DIR": str(minilm_dir)}
+        values = {"DRIVE": str(root / "usb"), "DIR": str(minilm_dir), "MASTER": "127.0.0.1"}
         yield Reader(root=root, env=env, values=values, shared_data=shared_data)
 
 
