@@ -132,6 +132,21 @@ def test_config_file_layer(tmp_path, monkeypatch):
     assert "my-encoder" in zoo.list_backbones()
 
 
+def test_config_file_can_leave_the_builtin_registry_out(tmp_path, monkeypatch):
+    from zoo.errors import ConfigError
+
+    _write(tmp_path / "mine.toml", USER_LAYER.format(sha="d" * 64, extra=""))
+    cfg = _write(tmp_path / "config.toml", 'builtin_registry = false\nregistry = ["mine.toml"]\n')
+    monkeypatch.setenv("ZOO_CONFIG", str(cfg))
+    assert zoo.list_backbones() == ["my-encoder"]
+    assert get_registry().layers == (str(tmp_path / "mine.toml"),)
+    _write(cfg, 'builtin_registry = true\nregistry = ["mine.toml"]\n')  # the cached registry follows the file
+    assert {"my-encoder", "all-minilm-l6-v2"} <= set(zoo.list_backbones())
+    _write(cfg, 'builtin_registry = "no"\n')
+    with pytest.raises(ConfigError, match=r"config\.toml, key 'builtin_registry': expected true or false, got 'no'"):
+        get_registry()
+
+
 def test_bad_toml_names_file_and_line(tmp_path, monkeypatch):
     bad = _write(tmp_path / "bad.toml", '[backbone."x"]\narchitecture = \n')
     monkeypatch.setenv("ZOO_REGISTRY", str(bad))

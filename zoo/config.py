@@ -12,8 +12,9 @@ Variable                    Meaning
 ``ZOO_HOME``                zoo's own state: lock file, feature cache, runs (``~/.cache/zoo``)
 ``ZOO_REGISTRY``            extra registry files layered over the built-in one, ``os.pathsep``-separated
 ``ZOO_LOCKFILE``            the trust-on-first-use lock file (default ``$ZOO_HOME/zoo.lock.toml``)
-``ZOO_CONFIG``              a TOML config file (default ``$ZOO_HOME/config.toml``) with ``registry = [...]``
-                            and ``allow_plugin_override = [...]``
+``ZOO_CONFIG``              a TOML config file (default ``$ZOO_HOME/config.toml``) with ``registry = [...]``,
+                            ``builtin_registry = false`` (only your registry files) and
+                            ``allow_plugin_override = [...]``
 ``ZOO_PLUGINS_STRICT``      ``1`` turns a plugin that fails to load into an error
 ``ZOO_LOAD_PLUGINS``        comma-separated allow-list of third-party plugin names (empty: none)
 ``ZOO_DISABLE_PLUGINS``     comma-separated deny-list of plugin names
@@ -73,6 +74,8 @@ class Settings:
     disable_plugins: frozenset[str] = field(default_factory=frozenset)
     #: verified registry entries that a plugin's ``override = true`` may replace (config file only)
     allow_plugin_override: frozenset[str] = field(default_factory=frozenset)
+    #: read the built-in registry.toml under the other layers (config file: ``builtin_registry = false``)
+    builtin_registry: bool = True
     plugin_timeout: float = 10.0
     rank: int = 0
     world_size: int = 1
@@ -83,7 +86,7 @@ class Settings:
         return self.zoo_home / "features"
 
 
-_CONFIG_KEYS = ("registry", "allow_plugin_override")
+_CONFIG_KEYS = ("registry", "builtin_registry", "allow_plugin_override")
 
 
 def _string_list(config_file: Path, data: dict, key: str, what: str) -> list[str]:
@@ -95,10 +98,11 @@ def _string_list(config_file: Path, data: dict, key: str, what: str) -> list[str
     return values
 
 
-def _read_config(config_file: Path) -> tuple[tuple[Path, ...], frozenset[str]]:
-    """The config file's registry paths and the entries plugins may override."""
+def _read_config(config_file: Path) -> tuple[tuple[Path, ...], frozenset[str], bool]:
+    """The config file's registry paths, the entries plugins may override, and whether the built-in
+    registry is read."""
     if not config_file.exists():
-        return (), frozenset()
+        return (), frozenset(), True
     data = load_toml_file(config_file, lambda problem: ConfigError(
         f"{config_file}: the config file {problem}. Fix the file or remove it (ZOO_CONFIG names it)."))
     unknown = set(data) - set(_CONFIG_KEYS)
@@ -107,7 +111,10 @@ def _read_config(config_file: Path) -> tuple[tuple[Path, ...], frozenset[str]]:
                           f"{', '.join(repr(k) for k in _CONFIG_KEYS)}.")
     paths = _string_list(config_file, data, "registry", "file paths")
     allow = _string_list(config_file, data, "allow_plugin_override", "backbone names")
-    return tuple((config_file.parent / Path(p).expanduser()) for p in paths), frozenset(allow)
+    builtin = data.get("builtin_registry", True)
+    if not isinstance(builtin, bool):
+        raise ConfigError(f"{config_file}, key 'builtin_registry': expected true or false, got {builtin!r}.")
+    return tuple((config_file.parent / Path(p).expanduser()) for p in paths), frozenset(allow), builtin
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:
@@ -145,7 +152,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
     zoo_home = Path(env.get("ZOO_HOME") or (Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "zoo")).expanduser()
     config_file = Path(env.get("ZOO_CONFIG") or zoo_home / "config.toml").expanduser()
     reg = tuple(Path(p).expanduser() for p in env.get("ZOO_REGISTRY", "").split(os.pathsep) if p.strip())
-    config_paths, allow_override = _read_config(config_file)
+    config_paths, allow_override, builtin_registry = _read_config(config_file)
     return Settings(
         offline=_flag(env, "ZOO_OFFLINE") or _flag(env, "HF_HUB_OFFLINE") or _flag(env, "TRANSFORMERS_OFFLINE"),
         hf_endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
@@ -158,6 +165,7 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         load_plugins=_names(env, "ZOO_LOAD_PLUGINS"),
         disable_plugins=_names(env, "ZOO_DISABLE_PLUGINS") or frozenset(),
         allow_plugin_override=allow_override,
+        builtin_registry=builtin_registry,
         plugin_timeout=_seconds(env, "ZOO_PLUGIN_TIMEOUT", 10.0),
         rank=_int(env, "RANK", 0),
         world_size=max(1, _int(env, "WORLD_SIZE", 1)),

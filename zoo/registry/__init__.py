@@ -53,7 +53,7 @@ def _plugin_error(plugin: str, error: Exception) -> None:
 
 def _cache_key() -> tuple:
     s = _settings()
-    stamps = []
+    stamps: list[tuple] = [("builtin", s.builtin_registry)]
     for p in (builtin_registry_path(), *s.registry_paths):
         try:
             st = p.stat()

@@ -81,12 +81,14 @@ class Registry:
 def build_registry(
     *,
     settings: Settings | None = None,
-    include_builtin: bool = True,
+    include_builtin: bool | None = None,
     plugin_tables: Iterable[tuple[str, Mapping]] | Callable[[], Iterable[tuple[str, Mapping]]] | None = None,
     on_plugin_error: Callable[[str, Exception], None] | None = None,
 ) -> Registry:
     """Read every layer and merge them, reporting collisions.
 
+    The built-in ``registry.toml`` is the first layer unless ``include_builtin`` is false (default:
+    the config file's ``builtin_registry``, true when it is not set).
     ``plugin_tables`` yields ``(plugin_name, raw_table)`` where the raw table
     carries a ``name`` key plus the usual entry keys. With ``on_plugin_error``, a plugin entry
     that does not validate or collides is left out and passed to it as ``(plugin, error)``
@@ -110,6 +112,8 @@ def build_registry(
                 f"(ZOO_DISABLE_PLUGINS).", source=entry.source, entry=entry.name, key="override")
         merged[entry.name] = entry
 
+    if include_builtin is None:
+        include_builtin = s.builtin_registry
     files = ([builtin_registry_path()] if include_builtin else []) + list(s.registry_paths)
     for path in files:
         layers.append(str(path))
