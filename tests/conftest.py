@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -14,6 +15,15 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 _ZOO_VARS = ("ZOO_OFFLINE", "ZOO_HOME", "ZOO_REGISTRY", "ZOO_LOCKFILE", "ZOO_CONFIG", "ZOO_PLUGINS_STRICT",
              "ZOO_LOAD_PLUGINS", "ZOO_DISABLE_PLUGINS", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``-n 2``) the workers share the cores: each worker, and
+    every process a test starts, gets its share of threads instead of one per core (torch's default),
+    which would oversubscribe the machine. An explicit ``OMP_NUM_THREADS`` is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
 @pytest.fixture(autouse=True)
