@@ -20,11 +20,12 @@ def write_run(root: Path, *, run_id: str, backbone: str, revision: str, data_dir
               finished_at: str, recipe: str = "banking77-probe", data_extra: dict[str, Any] | None = None,
               source: str | None = None, history: list[dict[str, Any]] | None = None,
               confusion: tuple[list[str], list[list[int]]] | None = None) -> Path:
-    """A finished run directory with a ``record.json`` shaped like the runner's (zoo/runner/run.py)."""
+    """A finished run directory with a ``record.json`` as the runner writes it (a complete format 2
+    :class:`zoo.runner.record.RunRecord`; the catalog reads nothing less)."""
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
     record = {
-        "format": 1,
+        "format": 2,
         "run_id": run_id,
         "name": recipe,
         "description": "frozen backbone + logistic probe",
@@ -57,8 +58,15 @@ def write_run(root: Path, *, run_id: str, backbone: str, revision: str, data_dir
             "modality": "text",
             "splits": {"train": {"n": 10003, "fingerprint": "11" * 32}, "test": {"n": 3080, "fingerprint": "22" * 32}},
         },
+        "options": {"evaluators": [{"name": "logistic-probe", "options": {"C": "auto", "max_iter": 1000}}]},
+        "components": {"evaluator.0": {"name": "logistic-probe", "plugin": "zoo.default_plugins.probes"}},
         "seed": 0,
         "device": "cpu",
+        "determinism": {"seed": 0, "deterministic_algorithms": True, "threads": 1},
+        "freezing": {"name": "all-but-head", "trainable": 0},
+        "compression": {},
+        "feature_cache": {"hits": 2, "misses": 0},
+        "artifacts": {"report": "report.md"},
         "metrics": metrics,
         "timings": {"total": 41.2},
         "zoo_version": "0.1.0",

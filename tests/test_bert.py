@@ -245,3 +245,13 @@ def test_packed_hidden_equals_masked_forward_token_by_token(encoder: TextEncoder
         Packing.of([3, 0])
     with pytest.raises(ValueError, match="1-D with"):
         encoder.model.packed_hidden(batch["input_ids"], packing)
+
+
+@pytest.mark.parametrize("layers, vocab, types", [(1, 30, 1), (3, 101, 2)])
+def test_parameter_shapes_match_a_built_model(layers, vocab, types):
+    from zoo.models.bert import BertConfig, BertModel, parameter_shapes
+
+    config = BertConfig(vocab_size=vocab, hidden_size=12, num_hidden_layers=layers, num_attention_heads=3,
+                        intermediate_size=20, max_position_embeddings=17, type_vocab_size=types)
+    built = {k: tuple(v.shape) for k, v in BertModel(config).state_dict().items()}
+    assert parameter_shapes(config) == built

@@ -101,24 +101,28 @@ def test_collect_reads_real_run_records_leniently(manager, runs):
     assert cat["runs"][0]["run_id"] == REPRODUCTION_ID  # newest first
 
 
-def test_collect_accepts_a_minimal_record_and_skips_partial_runs(manager, tmp_path):
-    run = tmp_path / "r1"
-    run.mkdir()
-    (run / "record.json").write_text(json.dumps({
-        "run_id": "r1", "recipe": "tiny", "created_utc": "2026-01-01T00:00:00Z",
-        "backbone": {"name": "all-minilm-l6-v2", "repo_id": "x/y", "revision": "a" * 40, "sha256": "b" * 64},
-        "dataset": {"name": "digits", "fingerprint": "f" * 64},
-        "metrics": {"logistic-probe": {"accuracy": 0.9, "macro_f1": 0.89, "ci95": 0.01}},
-    }))
+def test_collect_reads_typed_records_and_skips_what_is_not_one(manager, tmp_path):
+    from catalog_support import write_run
+
+    write_run(tmp_path, run_id="r1", backbone="all-minilm-l6-v2", revision="a" * 40, data_dir="digits",
+              metrics={"logistic-probe": {"accuracy": 0.9, "macro_f1": 0.89}}, finished_at="2026-01-01T00:00:41Z")
     (tmp_path / "r2").mkdir()
-    (tmp_path / "r2" / "record.json").write_text(json.dumps({"metrics": "not a table"}))
+    (tmp_path / "r2" / "record.json").write_text(json.dumps({"format": 2, "run_id": "r2", "metrics": {}}))
+    (tmp_path / "r4").mkdir()
+    (tmp_path / "r4" / "record.json").write_text(json.dumps({**json.loads((tmp_path / "r1" / "record.json")
+                                                                          .read_text()), "format": 99}))
     (tmp_path / "r3.partial").mkdir()
     (tmp_path / "r3.partial" / "record.json").write_text(json.dumps({"run_id": "r3"}))
     cat = collect_catalog(manager=manager, runs=[tmp_path])
     row = cat["leaderboards"][0]["rows"][0]
     assert cat["leaderboards"][0]["task"] == "digits"
-    assert (row["recipe"], row["backbone"], row["metrics"]["ci95"]) == ("tiny", "all-minilm-l6-v2", 0.01)
-    assert {r["run_id"] for r in cat["runs"]} == {"r1", "r2"}
+    assert (row["recipe"], row["backbone"], row["metrics"]["accuracy"]) == ("banking77-probe", "all-minilm-l6-v2", 0.9)
+    assert [r["run_id"] for r in cat["runs"]] == ["r1"]
+    assert cat["runs"][0]["created_utc"] == "2026-01-01T00:00:41Z"
+    warnings = "\n".join(cat["warnings"])
+    assert str(tmp_path / "r2" / "record.json") in warnings and "incomplete" in warnings
+    assert str(tmp_path / "r4" / "record.json") in warnings and "format 99" in warnings
+    assert "r3" not in warnings  # an interrupted run is not read at all
 
 
 # --- generated pages (MyST sources) -----------------------------------------------------------------

@@ -171,3 +171,25 @@ def test_catalog_build_reports_as_json(capsys, tmp_path):
     report = json.loads(out)
     assert code == 0 and report["out"] == str(tmp_path / "site") and report["broken_links"] == []
     assert report["counts"]["docs"] == 1 and report["counts"]["backbones"] >= 6 and report["counts"]["runs"] == 0
+
+
+def test_runs_last_prints_the_newest_finished_run_and_says_when_there_is_none(capsys, tmp_path):
+    runs = tmp_path / "runs"
+    for run_id, name, finished in (("a-1", "probe", "2026-01-02T10:00:00Z"), ("b-2", "finetune", "2026-01-03T09:00:00Z"),
+                                   ("c-3", "probe", "2026-01-01T08:00:00Z")):
+        (runs / run_id).mkdir(parents=True)
+        (runs / run_id / "record.json").write_text(json.dumps({"run_id": run_id, "name": name,
+                                                               "finished_at": finished}))
+    for unfinished in ("d-4.partial", "e-5.pruned", "f-6"):  # interrupted, pruned, no record
+        (runs / unfinished).mkdir()
+    (runs / "d-4.partial" / "record.json").write_text(json.dumps({"name": "probe", "finished_at": "2027"}))
+    (runs / "e-5.pruned" / "record.json").write_text(json.dumps({"name": "probe", "finished_at": "2027"}))
+
+    code, out, _ = run(capsys, "runs", "last", str(runs))
+    assert code == 0 and out.strip() == str(runs / "b-2")
+    code, out, _ = run(capsys, "runs", "last", str(runs), "--name", "probe")
+    assert code == 0 and out.strip() == str(runs / "a-1")
+    code, out, err = run(capsys, "runs", "last", str(runs), "--name", "nope")
+    assert code == 1 and out == "" and "no finished run of recipe 'nope'" in err and str(runs) in err
+    code, _, err = run(capsys, "runs", "last", str(tmp_path / "missing"))
+    assert code == 1 and "does not exist" in err and "Traceback" not in err

@@ -14,7 +14,9 @@ from zoo._hashing import sha256_file
 from zoo.convert import content_revision, convert_checkpoint, read_checkpoint
 from zoo.convert_presets import PRESETS
 from zoo.errors import ArchitectureError, WeightsFormatError
+from zoo._toml import tomllib
 from zoo.registry import build_registry
+from zoo.registry.parse import parse_registry
 
 
 class _Payload:
@@ -89,6 +91,10 @@ def test_cli_convert_then_hub_import_then_load(tmp_path, capsys):
     entry = build_registry().entries["resnet20-cifar10"]
     assert f'revision = "{entry.revision}"' in printed and "sha256 12fca82f0bebc413" in printed
     assert entry.file("model.safetensors").sha256 in printed
+    printed_entry = printed.split("# registry entry:\n", 1)[1].split("# place it in the Hub cache:", 1)[0]
+    (parsed, _), = parse_registry(tomllib.loads(printed_entry), source="printed")
+    assert parsed.files == entry.files and parsed.revision == entry.revision and parsed.lineage == entry.lineage
+    assert parsed.input == entry.input and parsed.architecture == entry.architecture
     import_line = next(line for line in printed.splitlines() if line.startswith("zoo hub import"))
     assert main(import_line.split()[1:]) == 0
     model = load_backbone("resnet20-cifar10", offline=True)

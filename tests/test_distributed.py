@@ -46,6 +46,17 @@ def test_shares_partition_the_global_batches_of_one_process():
         DistributedBatchSampler(10, 2, seed=0, world_size=4)
 
 
+def test_epochs_are_the_draws_of_one_generator_seeded_once():
+    """Epoch e holds the e-th permutation of one generator seeded with the run seed: the batches a
+    single-process loop drew before DDP existed (so earlier fine-tuning results reproduce)."""
+    gen = torch.Generator().manual_seed(5)
+    s = DistributedBatchSampler(50, 8, seed=5)
+    for epoch in range(3):
+        s.set_epoch(epoch)
+        expected = [b.tolist() for b in torch.randperm(50, generator=gen).split(8)]
+        assert [b.tolist() for b, _ in s] == expected
+
+
 def test_sampler_length_buckets_keep_similar_lengths_together():
     lengths = list(range(400))
     s = DistributedBatchSampler(400, 10, seed=0, lengths=lengths, bucket_batches=40)

@@ -32,3 +32,17 @@ def test_the_check_sees_an_upward_import(tmp_path):
     config.write_text(swapped, encoding="utf-8")
     res = lint_imports(config)
     assert res.returncode != 0 and "zoo.runner" in res.stdout and "BROKEN" in res.stdout
+
+
+def test_no_function_of_the_runner_is_longer_than_sixty_lines():
+    """The runner stays a composition of small stages (the engine issue's bound)."""
+    import ast
+
+    long = []
+    for path in sorted((ROOT / "zoo" / "runner").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []

@@ -1,5 +1,5 @@
-"""TOML reading (stdlib ``tomllib``, or ``tomli`` before Python 3.11; files and bytes with typed
-errors) and writing (``tomli-w``).
+"""TOML reading (``tomli``, the compiled build of the code that became the stdlib's ``tomllib``;
+files and bytes with typed errors) and writing (``tomli-w``).
 
 Every TOML file zoo writes goes through :func:`dumps`; :func:`inline` writes one value as it
 would appear after ``key =`` (for snippets and messages), :func:`key` one bare or quoted key.
@@ -7,16 +7,15 @@ would appear after ``key =`` (for snippets and messages), :func:`key` one bare o
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import tomli_w
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
+try:  # tomli's wheels are compiled (mypyc): 2-3x faster than the stdlib on a large registry
     import tomli as tomllib
+except ImportError:  # pragma: no cover - tomli is a dependency; the stdlib parser is the same code
+    import tomllib
 
 __all__ = ["tomllib", "TOMLDecodeError", "dumps", "inline", "key", "load_toml_file", "parse_toml_bytes",
            "read_file_bytes"]

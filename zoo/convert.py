@@ -162,13 +162,11 @@ def convert_checkpoint(source: Path, out_dir: Path, *, config: Mapping[str, Any]
                             config=dict(config))
 
 
-def _toml_value(value: Any) -> str:
-    return json.dumps(value)  # strings, numbers and lists of them are valid TOML in JSON syntax
-
-
 def registry_entry_toml(report: ConversionReport, *, name: str, repo_id: str, license: str = "unknown",
                         description: str = "", source_url: str = "", key_map: str = "identity") -> str:
-    """A ``registry.toml`` entry pinning the converted repo, with its lineage."""
+    """A ``registry.toml`` entry pinning the converted repo, with its lineage (written by tomli-w)."""
+    from ._toml import dumps
+
     cfg = report.config.get("pretrained_cfg", {})
     image_input: dict[str, Any] = {}
     if "input_size" in cfg:
@@ -177,25 +175,14 @@ def registry_entry_toml(report: ConversionReport, *, name: str, repo_id: str, li
     for key in ("mean", "std", "interpolation", "crop_pct"):
         if key in cfg:
             image_input[key] = cfg[key]
-    lines = [
-        f"# converted with `zoo convert --key-map {key_map}`",
-        f"[backbone.{_toml_value(name)}]",
-        f'architecture = "{report.architecture}"',
-        f"repo_id = {_toml_value(repo_id)}",
-        f'revision = "{report.revision}"',
-        'integrity = "verified"',
-        'modality = "image"',
-        f"license = {_toml_value(license)}",
-        f"num_params = {report.num_params}",
-        f"embedding_dim = {report.embedding_dim}",
-        'pooling = "mean"',
-    ]
-    if description:
-        lines.append(f"description = {_toml_value(description)}")
-    if image_input:
-        lines.append("input = { " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in image_input.items()) + " }")
-    lines.append("files = { " + ", ".join(f"{_toml_value(k)} = \"{v}\"" for k, v in sorted(report.files.items())) + " }")
     where = f"{source_url.rstrip('/')}/{report.source.name}" if source_url else report.source.name
-    lineage = {"source": where, "source_sha256": report.source_sha256}
-    lines.append("lineage = { " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in lineage.items()) + " }")
-    return "\n".join(lines) + "\n"
+    entry: dict[str, Any] = {
+        "architecture": report.architecture, "repo_id": repo_id, "revision": report.revision,
+        "integrity": "verified", "modality": "image", "license": license, "num_params": report.num_params,
+        "embedding_dim": report.embedding_dim, "pooling": "mean",
+        **({"description": description} if description else {}),
+        **({"input": image_input} if image_input else {}),
+        "files": dict(sorted(report.files.items())),
+        "lineage": {"source": where, "source_sha256": report.source_sha256},
+    }
+    return f"# converted with `zoo convert --key-map {key_map}`\n" + dumps({"backbone": {name: entry}})

@@ -113,7 +113,8 @@ def barrier(ctx: DistContext) -> None:
 class DistributedBatchSampler:
     """Per-rank batches of indices into ``n`` examples; the global batches are one process's.
 
-    Each epoch's order is a permutation drawn from ``seed`` and the epoch (:meth:`set_epoch`), cut
+    Each epoch's order is the epoch-th permutation drawn from a generator seeded with ``seed``
+    (:meth:`set_epoch`; the sequence a single-process loop draws epoch after epoch), cut
     into global batches of ``batch_size``; with ``lengths`` (texts), the permutation is cut into
     chunks of ``bucket_batches`` batches, each sorted by length, and the batches shuffled, so a
     batch holds texts of similar length. Rank *r* of *W* gets ``batch[r::W]`` of each global batch.
@@ -137,11 +138,15 @@ class DistributedBatchSampler:
         import numpy as np
         import torch
 
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.n, generator=gen)
-        if self.lengths is None:
-            batches = list(order.split(self.batch_size))
-        else:
+        # one generator seeded with the run seed draws every epoch in turn (as a single process's
+        # training loop always has): epoch e replays the draws of epochs 0..e-1 first, so every
+        # rank computes the same batches and results match runs made before DDP existed
+        gen = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epoch + 1):
+            order = torch.randperm(self.n, generator=gen)
+            if self.lengths is None:
+                batches = list(order.split(self.batch_size))
+                continue
             batches = []
             for part in order.split(self.batch_size * self.bucket_batches):
                 part_lengths = torch.from_numpy(np.asarray(self.lengths)[part.numpy()])

@@ -1,11 +1,12 @@
 """Read run records (``record.json`` in each run directory) and rank them by task and protocol.
 
-A record is read leniently: the catalog shows whatever is there and never fails on a record
-from an older or newer runner. The keys used, all optional (see :mod:`zoo.runner.record`)::
+Records are read as what the runner writes, :class:`zoo.runner.record.RunRecord` (a format this
+zoo reads, every required key present); a file that is not one is skipped with a warning naming
+it and the problem, never half-shown. What the catalog shows of a record:
 
-    run_id, name (the recipe's), description, created_utc | finished_at | started_at,
-    recipe {source, base_dir, overrides, resolved} (or just a name),
-    backbone {name, repo_id, revision, files | sha256, weights_digest},
+    run_id, name (the recipe's), description, finished_at (else started_at),
+    recipe {source, base_dir, overrides, resolved},
+    backbone {name, repo_id, revision, files, weights_digest},
     dataset {name, loader, options, files [{role, path, sha256, size}], fingerprint, used},
     metrics {EVALUATOR: {accuracy, macro_f1, accuracy_ci95, ...}},
     evaluations {EVALUATOR: {details {protocol, ...}}}, environment, plugins, components,
@@ -24,7 +25,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path, PurePath
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
+
+from ..errors import RunRecordError
+from ..runner.record import RunRecord
 
 __all__ = ["collect_runs", "normalize_record", "leaderboards", "RANK_METRIC", "SUBSET_KEYS", "board_id"]
 
@@ -47,15 +51,9 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _recipe_name(record: dict[str, Any]) -> str:
-    recipe = record.get("recipe")
-    if isinstance(recipe, dict):
-        resolved = _table(recipe.get("resolved"))
-        name = recipe.get("name") or resolved.get("name") or record.get("name")
-        if not name and isinstance(recipe.get("source"), str):
-            name = PurePath(recipe["source"]).stem
-        return _text(name)
-    return _text(recipe or record.get("recipe_name") or record.get("name"))
+def _recipe_name(record: Mapping[str, Any]) -> str:
+    resolved = _table(_table(record.get("recipe")).get("resolved"))
+    return _text(record.get("name") or resolved.get("name"))
 
 
 def _dataset_name(dataset: dict[str, Any]) -> str:
@@ -75,13 +73,8 @@ def _dataset_name(dataset: dict[str, Any]) -> str:
 
 
 def _metrics(raw: Any) -> dict[str, dict[str, Any]]:
-    """``{evaluator: {metric: value}}``; a flat ``{metric: number}`` table becomes one evaluator ``""``."""
-    raw = _table(raw)
-    nested = {k: dict(v) for k, v in raw.items() if isinstance(v, dict)}
-    flat = {k: v for k, v in raw.items() if not isinstance(v, dict)}
-    if flat:
-        nested.setdefault("", {}).update(flat)
-    return nested
+    """``{evaluator: {metric: value}}`` (entries that are not tables are left out)."""
+    return {str(k): dict(v) for k, v in _table(raw).items() if isinstance(v, dict)}
 
 
 def _evaluators(record: dict[str, Any], metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -120,11 +113,9 @@ def _reproduces(recipe: dict[str, Any]) -> str:
     return ""
 
 
-def normalize_record(record: dict[str, Any], *, where: str = "") -> dict[str, Any]:
-    """One record reduced to the keys the catalog shows, with safe defaults (a typed
-    :class:`~zoo.runner.record.RunRecord` is read as its JSON object)."""
-    if not isinstance(record, dict) and callable(getattr(record, "to_dict", None)):
-        record = record.to_dict()
+def normalize_record(record: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:
+    """One :class:`~zoo.runner.record.RunRecord` (or its JSON object) reduced to the keys the
+    catalog shows; a value of the wrong type shows as empty."""
     backbone, dataset = _table(record.get("backbone")), _table(record.get("dataset"))
     recipe = _table(record.get("recipe"))
     resolved = _table(recipe.get("resolved"))
@@ -137,14 +128,13 @@ def normalize_record(record: dict[str, Any], *, where: str = "") -> dict[str, An
         "recipe": _recipe_name(record),
         "description": _text(record.get("description")),
         "status": _text(record.get("status")),
-        "created_utc": _text(record.get("created_utc") or record.get("finished_at") or record.get("started_at")),
+        "created_utc": _text(record.get("finished_at") or record.get("started_at")),
         "started_at": _text(record.get("started_at")),
         "backbone": {
             "name": _text(backbone.get("name")),
             "repo_id": _text(backbone.get("repo_id")),
             "revision": _text(backbone.get("revision")),
             "files": {str(k): _text(v) for k, v in files.items()} if isinstance(files, dict) else {},
-            "sha256": next((v for v in (files, backbone.get("sha256")) if isinstance(v, (str, dict))), None),
             "weights_digest": _text(backbone.get("weights_digest")),
         },
         "dataset": {
@@ -197,14 +187,14 @@ def collect_runs(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], list[str]
     warnings: list[str] = []
     for path in _record_files(paths):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            record = RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), path=str(path))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             warnings.append(f"{path}: skipped, not a readable JSON record ({exc})")
             continue
-        if not isinstance(data, dict):
-            warnings.append(f"{path}: skipped, a record is a JSON object")
+        except RunRecordError as exc:
+            warnings.append(f"skipped: {exc}")
             continue
-        rec = normalize_record(data, where=path.parent.name)
+        rec = normalize_record(record, where=path.parent.name)
         rec["dir"] = str(path.parent)
         records.setdefault(rec["run_id"], rec)
     for rec in records.values():

@@ -34,7 +34,7 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.epilog = examples("zoo export runs/RUN_ID --format onnx",
                         "zoo export --backbone all-minilm-l6-v2 --format onnx minilm.onnx",
-                        "zoo export runs/RUN_ID --format hub exported/banking-head --name banking-minilm")
+                        "zoo export runs/RUN_ID exported/banking-head --format hub --name banking-minilm")
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -67,7 +67,7 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.backbone:
         raise ExportError("--format hub exports a run directory (a backbone with a trained head).")
     if not args.run_dir or not args.output:
-        raise ExportError("--format hub needs RUN_DIR and the output DIR: zoo export RUN_DIR --format hub DIR")
+        raise ExportError("--format hub needs RUN_DIR and the output DIR: zoo export RUN_DIR DIR --format hub")
     from zoo.export.hub import export_hub
 
     hub = export_hub(args.run_dir, args.output, name=args.name, license=args.license, overwrite=args.overwrite)

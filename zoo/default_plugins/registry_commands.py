@@ -33,7 +33,7 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--verified", action="store_true", default=None, help="only entries with verified hashes")
     g.add_argument("--tofu", action="store_true", help="only trust-on-first-use entries")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (indented on a terminal)")
 
 
 def _run_list(args: argparse.Namespace) -> int:
@@ -46,9 +46,15 @@ def _run_list(args: argparse.Namespace) -> int:
     registry = get_registry()  # one look-up, not one per name
     entries = [registry.entries[n] for n in names]
     hf_cache = settings().hf_cache  # read once: a registry may hold 50,000 entries
-    cached = {e.name: _cached(e, hf_cache) for e in entries}
+    try:
+        repos = set(os.listdir(hf_cache))  # one directory read, not a stat per entry
+    except OSError:
+        repos = set()
+    cached = {e.name: _cached(e, hf_cache, repos) for e in entries}
     if args.json:
-        print(json.dumps([{**e.to_dict(), "cached": cached[e.name]} for e in entries], indent=2))
+        rows = [{**e.to_dict(), "cached": cached[e.name]} for e in entries]
+        # indented for a person; compact when piped (json's indenting encoder is pure Python)
+        print(json.dumps(rows, indent=2 if sys.stdout.isatty() else None))
         return 0
     rows = [[e.name, e.modality, e.architecture, _human(e.num_params), str(e.embedding_dim), e.license,
              e.integrity, cached[e.name], e.repo_id] for e in entries]
@@ -56,12 +62,16 @@ def _run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cached(entry, hf_cache) -> str:
-    """``yes``, ``partial`` or ``no``: whether the entry's files are in the Hub cache (not re-hashed: `zoo verify`)."""
-    from zoo.hub.importer import repo_cache_dir
+def _cached(entry, hf_cache, repos: set[str]) -> str:
+    """``yes``, ``partial`` or ``no``: whether the entry's files are in the Hub cache (not re-hashed:
+    `zoo verify`). ``repos``: the names in the cache folder."""
+    from zoo.hub.importer import repo_folder_name
 
-    snapshot = os.fspath(repo_cache_dir(hf_cache, entry.repo_id) / "snapshots" / entry.revision)
-    if not os.path.isdir(snapshot):  # one stat for an entry never pulled (most of a large registry)
+    repo = repo_folder_name(entry.repo_id)
+    if repo not in repos:  # never pulled: most of a large registry
+        return "no"
+    snapshot = os.path.join(hf_cache, repo, "snapshots", entry.revision)
+    if not os.path.isdir(snapshot):
         return "no"
     present = sum(os.path.isfile(os.path.join(snapshot, f.filename)) for f in entry.files)
     return "yes" if present == len(entry.files) else ("partial" if present else "no")

@@ -218,11 +218,23 @@ def _configure_runs(p: argparse.ArgumentParser) -> None:
     clean = sub.add_parser("clean", help="list (or remove) the .partial directories of runs that died")
     clean.add_argument("output_dir", nargs="?", default="runs", help="a folder of run directories (default: runs)")
     clean.add_argument("--remove", action="store_true", help="delete them (default: only list them)")
-    p.epilog = examples("zoo runs clean runs", "zoo runs clean runs --remove")
+    last = sub.add_parser("last", help="print the directory of the newest finished run",
+                          epilog=examples("zoo runs last", 'zoo export "$(zoo runs last)" --format onnx',
+                                          "zoo runs last /tmp/runs --name banking77-probe"),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    last.add_argument("output_dir", nargs="?", default="runs", help="a folder of run directories (default: runs)")
+    last.add_argument("--name", help="only runs of the recipe with this name")
+    p.epilog = examples("zoo runs clean runs", "zoo runs clean runs --remove", 'zoo reproduce "$(zoo runs last)"')
 
 
 def _run_runs(args: argparse.Namespace) -> int:
     import shutil
+
+    if args.action == "last":
+        from zoo.runner.record import latest_run
+
+        print(latest_run(args.output_dir, name=args.name))
+        return 0
 
     from zoo.runner.record import stale_partials
 
@@ -255,4 +267,5 @@ def register_commands(register) -> None:
     register("reproduce", configure=_configure_reproduce, run=_run_reproduce,
              summary="Re-run a recorded run, refuse if an input changed, compare metrics and weights.")
     register("runs", configure=_configure_runs, run=_run_runs,
-             summary="Manage run directories: `zoo runs clean` lists or removes runs interrupted by a dead process.")
+             summary="Manage run directories: `zoo runs last` prints the newest run, `zoo runs clean` lists or "
+                     "removes runs interrupted by a dead process.")

@@ -44,8 +44,13 @@ class ImportReport:
     checked_against: str  # "registry entry NAME", "lock file", or "recorded in lock file"
 
 
+def repo_folder_name(repo_id: str) -> str:
+    """The Hub cache's folder name of a model repo: ``models--ORG--NAME``."""
+    return f"models--{repo_id.replace('/', '--')}"
+
+
 def repo_cache_dir(cache_dir: Path, repo_id: str) -> Path:
-    return Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
+    return Path(cache_dir) / repo_folder_name(repo_id)
 
 
 def _etag(path: Path, sha256: str) -> str:

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from zoo.errors import ArchitectureError
 
-__all__ = ["BertConfig", "BertModel", "Packing", "hf_key_map"]
+__all__ = ["BertConfig", "BertModel", "Packing", "hf_key_map", "parameter_shapes"]
 
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,  # exact (erf) GELU, as Hugging Face's "gelu"
@@ -283,6 +283,32 @@ def _attention_mask(attention_mask: Tensor | None) -> Tensor | None:
     if not graph and bool(attention_mask.all()):
         return None
     return attention_mask.bool()[:, None, None, :]
+
+
+def parameter_shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every entry of ``BertModel(config).state_dict()``, computed without building it.
+
+    Checking a config against a weights file this way allocates nothing (building the model on
+    the meta device would run its initializers there, which imports TorchDynamo: about 2 s).
+    ``tests/test_bert.py`` checks it against a built model.
+    """
+    h, f = config.hidden_size, config.intermediate_size
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (config.vocab_size, h),
+        "embeddings.position_embeddings.weight": (config.max_position_embeddings, h),
+        "embeddings.token_type_embeddings.weight": (config.type_vocab_size, h),
+        "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,),
+    }
+    per_layer = {"attention.self.query": (h, h), "attention.self.key": (h, h), "attention.self.value": (h, h),
+                 "attention.output.dense": (h, h), "intermediate.dense": (f, h), "output.dense": (h, f)}
+    for i in range(config.num_hidden_layers):
+        for name, (rows, cols) in per_layer.items():
+            shapes[f"encoder.layer.{i}.{name}.weight"] = (rows, cols)
+            shapes[f"encoder.layer.{i}.{name}.bias"] = (rows,)
+            if name in ("attention.output.dense", "output.dense"):
+                norm = name.replace("dense", "LayerNorm")
+                shapes[f"encoder.layer.{i}.{norm}.weight"] = shapes[f"encoder.layer.{i}.{norm}.bias"] = (h,)
+    return shapes
 
 
 class BertModel(nn.Module):

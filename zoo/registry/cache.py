@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._atomic import write_text_atomic
-from .entry import BackboneEntry
+from .entry import BackboneEntry, to_plain
 
 __all__ = ["load_cached", "store_cached"]
 
@@ -104,7 +104,7 @@ def store_cached(cache_dir: Path, source: str, content_sha256: str, parsed: Pars
     """Remember ``parsed`` for ``source`` with these bytes; failures are ignored (it is only a cache)."""
     layout, _ = _layout()
     doc = {"key": [layout, source, content_sha256],
-           "entries": [[dataclasses.asdict(e), override] for e, override in parsed]}
+           "entries": [[to_plain(e), override] for e, override in parsed]}
     try:
         write_text_atomic(_cache_file(cache_dir, source), json.dumps(doc, separators=(",", ":")))
     except (OSError, TypeError, ValueError):

@@ -123,8 +123,9 @@ def assemble(recipe: Recipe, *, build_model: bool = True, device: str | None = N
     limits = {"train": data.max_train, "validation": data.max_validation, "test": data.max_test}
     splits = {k: subset(s, limits[k], recipe.seed) for k, s in bundle.splits.items() if s is not None}
     _check_labels(recipe, splits)
+    load_data = round(time.perf_counter() - t0, 3)  # before resolve_device, whose torch import is no data loading
     assembly = Assembly(recipe, parts, entry, bundle, splits, resolve_device(device or recipe.device),
-                        extras={"timings": {"load_data": round(time.perf_counter() - t0, 3)}})
+                        extras={"timings": {"load_data": load_data}})
     if recipe.target is not None:
         from .adaptation import load_target
 

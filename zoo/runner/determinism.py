@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +46,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True)``, without importing TorchInductor.
+
+    The public call imports ``torch._inductor.config`` only to set its ``deterministic`` flag, and
+    that import costs about 2 s (TorchDynamo with it), more than everything else a cached probe
+    run does. When nothing has imported TorchInductor yet, its flag is set the way it reads it at
+    import (``TORCHINDUCTOR_DETERMINISTIC=1``, so a later ``torch.compile`` is deterministic too)
+    and the ATen switch directly; otherwise, and on a torch without that switch, the public call.
+    """
+    import torch
+
+    switch = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if "torch._inductor.config" in sys.modules or switch is None:
+        torch.use_deterministic_algorithms(True)
+        return
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"  # written, never read, here
+    switch(True, warn_only=False)
+
+
 def set_determinism(seed: int, *, device: str = "cpu", threads: int | None = None) -> DeterminismSettings:
     """Seed everything, turn on deterministic algorithms and fix the thread count.
 
@@ -61,7 +81,7 @@ def set_determinism(seed: int, *, device: str = "cpu", threads: int | None = Non
         torch.backends.cudnn.deterministic = True
     if threads is not None and threads != torch.get_num_threads():
         torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    deterministic_algorithms()
     seed_everything(seed)
     return DeterminismSettings(
         seed=seed,

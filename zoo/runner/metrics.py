@@ -54,6 +54,24 @@ def _interval(values: np.ndarray) -> list[float]:
     return [float(lo), float(hi)]
 
 
+def _bootstrap(t: np.ndarray, p: np.ndarray, correct: np.ndarray, k: int, n_bootstrap: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and macro-F1 (mean over experiments) of ``n_bootstrap`` resamples of the test examples."""
+    n, experiments = t.shape[0], p.shape[0]
+    rng = np.random.default_rng(seed)
+    mean_correct = correct.mean(0)
+    boot_acc, boot_f1 = np.empty(n_bootstrap), np.zeros(n_bootstrap)
+    step = max(1, _CHUNK // n)  # depends on n only, so results depend on (inputs, seed) only
+    for start in range(0, n_bootstrap, step):
+        rows = min(step, n_bootstrap - start)
+        idx = rng.integers(0, n, size=(rows, n))  # resamples shared by every experiment
+        boot_acc[start : start + rows] = mean_correct[idx].mean(1)
+        t_idx = t[idx]
+        for e in range(experiments):
+            boot_f1[start : start + rows] += _macro_f1(t_idx, p[e][idx], correct[e][idx], k)
+    return boot_acc, boot_f1 / experiments
+
+
 def classification_metrics(y_true: Any, y_pred: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> dict:
     """Accuracy and macro-F1 of ``y_pred`` against ``y_true``, with bootstrap 95% intervals.
 
@@ -92,18 +110,7 @@ def classification_metrics(y_true: Any, y_pred: Any, *, n_bootstrap: int = 1000,
     out: dict[str, Any] = {"accuracy": float(acc_e.mean()), "macro_f1": float(f1_e.mean())}
 
     if n_bootstrap:
-        rng = np.random.default_rng(seed)
-        mean_correct = correct.mean(0)
-        boot_acc, boot_f1 = np.empty(n_bootstrap), np.zeros(n_bootstrap)
-        step = max(1, _CHUNK // n)  # depends on n only, so results depend on (inputs, seed) only
-        for start in range(0, n_bootstrap, step):
-            rows = min(step, n_bootstrap - start)
-            idx = rng.integers(0, n, size=(rows, n))  # resamples shared by every experiment
-            boot_acc[start : start + rows] = mean_correct[idx].mean(1)
-            t_idx = t[idx]
-            for e in range(experiments):
-                boot_f1[start : start + rows] += _macro_f1(t_idx, p[e][idx], correct[e][idx], k)
-        boot_f1 /= experiments
+        boot_acc, boot_f1 = _bootstrap(t, p, correct, k, n_bootstrap, seed)
         out["accuracy_ci95"] = _interval(boot_acc)
         out["macro_f1_ci95"] = _interval(boot_f1)
     else:

@@ -727,26 +727,11 @@ def recipe_from_dict(
     sweep = _check_sweep(check, raw, source) if "sweep" in raw else None
     out = Path(top.output_dir).expanduser()
     return Recipe(
-        name=top.name,
-        seed=top.seed,
-        device=top.device,
+        name=top.name, seed=top.seed, device=top.device, description=top.description, threads=top.threads,
         output_dir=(out if out.is_absolute() else base_dir / out).resolve(),
-        backbone=backbone,
-        data=data,
-        head=head,
-        freezing=freezing,
-        training=training,
-        compression=compression,
-        evaluators=evaluators,
-        sweep=sweep,
-        source=source,
-        base_dir=base_dir,
-        raw=_freeze(raw),
-        overrides=tuple(overrides),
-        description=top.description,
-        threads=top.threads,
-        target=target,
-        adaptation=adaptation,
+        backbone=backbone, data=data, target=target, head=head, freezing=freezing, training=training,
+        compression=compression, evaluators=evaluators, adaptation=adaptation, sweep=sweep,
+        source=source, base_dir=base_dir, raw=_freeze(raw), overrides=tuple(overrides),
         parts={k: tuple(v) for k, v in parts.items()},
     )
 

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from .._atomic import write_text_atomic
 
 __all__ = ["RunDirectory", "RunRecord", "new_run_id", "utc_now", "environment", "plugin_versions", "RECORD_FORMAT",
-           "READABLE_FORMATS", "load_record", "PARTIAL_SUFFIX", "stale_partials"]
+           "READABLE_FORMATS", "load_record", "PARTIAL_SUFFIX", "stale_partials", "latest_run"]
 
 RECORD_FORMAT = 2
 """Version of ``record.json``. 2 added ``options`` (every option with its value in effect, defaults
@@ -307,3 +307,37 @@ def stale_partials(output_dir: str | Path) -> list[Path]:
         if host == platform.node() and not _alive(pid):
             found.append(path)
     return found
+
+
+def latest_run(output_dir: str | Path, *, name: str | None = None) -> Path:
+    """The newest finished run directory directly under ``output_dir`` (by ``finished_at`` in its record).
+
+    Only finished runs count: a directory with a readable ``record.json`` that is not interrupted
+    (``.partial``) or pruned. With ``name``, only runs of the recipe of that name.
+
+    Raises:
+        RunRecordError: ``output_dir`` is not a folder, or holds no finished run (of that name).
+    """
+    from ..errors import RunRecordError
+
+    root = Path(output_dir)
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise RunRecordError(f"{what}; give the folder your runs are written to (a recipe's output_dir, "
+                             "or `zoo run -o DIR`).", path=str(root))
+    found: list[tuple[str, str, Path]] = []
+    for path in root.iterdir():
+        if not path.is_dir() or path.name.endswith((PARTIAL_SUFFIX, ".pruned")):
+            continue
+        try:
+            data = json.loads((path / "record.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if not isinstance(data, dict) or (name is not None and data.get("name") != name):
+            continue
+        found.append((str(data.get("finished_at") or ""), path.name, path))
+    if not found:
+        which = f" of recipe {name!r}" if name is not None else ""
+        raise RunRecordError(f"no finished run{which} here; run a recipe first (`zoo run RECIPE`), or name the "
+                             "folder its runs went to.", path=str(root))
+    return max(found)[2]

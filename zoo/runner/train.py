@@ -174,8 +174,7 @@ def _fit(
     lengths: np.ndarray | None = None,
     dist: DistContext = SINGLE,
 ) -> TrainResult:
-    start = time.perf_counter()
-    precision = spec.precision if device.type == "cuda" else "fp32"
+    start, precision = time.perf_counter(), (spec.precision if device.type == "cuda" else "fp32")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     groups, group_info, optimizer = _optimizer(model, spec)
     sampler = DistributedBatchSampler(n_train, spec.batch_size, seed=seed, rank=dist.rank, world_size=dist.world_size,
@@ -194,10 +193,7 @@ def _fit(
     stale, stopped, step = 0, False, 0
     for epoch in range(spec.epochs):
         t0 = time.perf_counter()
-        if units is not None:
-            active = set().union(*units[: epoch + 1]) if epoch + 1 < len(units) else trainable
-            for name in trainable:
-                params[name].requires_grad_(name in active)
+        _unfreeze_for_epoch(units, epoch, trainable, params)
         model.train()
         set_frozen_norms_eval(model)
         sampler.set_epoch(epoch)
@@ -207,11 +203,8 @@ def _fit(
         step += steps
         if dist.active:  # the mean over every rank's examples
             running, seen = all_sum(running, dist), int(all_sum(seen, dist))
-        metrics = {"epoch": epoch, "train_loss": running / max(seen, 1), "lr": scheduler.get_last_lr()[head_group]}
         val = evaluate()
-        if val is not None:
-            metrics["val_loss"], metrics["val_accuracy"] = val
-        metrics["seconds"] = time.perf_counter() - t0
+        metrics = _epoch_metrics(epoch, running / max(seen, 1), scheduler.get_last_lr()[head_group], val, t0)
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, {k: float(v) for k, v in metrics.items() if k != "epoch"})
@@ -225,6 +218,25 @@ def _fit(
     best_epoch = _restore(params, best)
     model.eval()
     return TrainResult(mode, tuple(history), best_epoch, stopped, step, time.perf_counter() - start, precision, group_info)
+
+
+def _unfreeze_for_epoch(units: list[set[str]] | None, epoch: int, trainable: set[str],
+                        params: dict[str, Tensor]) -> None:
+    """Gradual unfreezing: epoch e trains the units 0..e (all of them once they run out)."""
+    if units is None:
+        return
+    active = set().union(*units[: epoch + 1]) if epoch + 1 < len(units) else trainable
+    for name in trainable:
+        params[name].requires_grad_(name in active)
+
+
+def _epoch_metrics(epoch: int, train_loss: float, lr: float, val: tuple[float, float] | None,
+                   t0: float) -> dict[str, float]:
+    metrics = {"epoch": epoch, "train_loss": train_loss, "lr": lr}
+    if val is not None:
+        metrics["val_loss"], metrics["val_accuracy"] = val
+    metrics["seconds"] = time.perf_counter() - t0
+    return metrics
 
 
 def _optimizer(model: TransferModel, spec: TrainingSpec) -> tuple[list[dict[str, Any]], tuple[dict[str, Any], ...], Any]:
@@ -375,6 +387,49 @@ def predict(model: TransferModel, texts: Sequence[Any], *, batch_size: int = 64,
     return (out if out is not None else torch.empty(0, 0)).numpy()
 
 
+_Steps = tuple[Callable[[Tensor], Tensor], Callable[[], "tuple[float, float] | None"]]
+
+
+def _prefix_steps(model: TransferModel, texts: list[str], validation: tuple[Sequence[str], np.ndarray] | None, *,
+                  k: int, batch_size: int, device: torch.device, precision: str) -> _Steps:
+    """(logits of a batch, validation metrics) over the frozen first k layers' states, computed once."""
+    train_states = prefix_states(model, texts, k, batch_size=batch_size)
+    val_states = (prefix_states(model, list(validation[0]), k, batch_size=batch_size)
+                  if validation is not None and len(validation[1]) else None)
+
+    def logits_of(idx: Tensor) -> Tensor:
+        return suffix_logits(model, [train_states[i] for i in idx.tolist()], k)
+
+    def evaluate() -> tuple[float, float] | None:
+        if val_states is None:
+            return None
+        model.eval()
+        chunks = []
+        with torch.no_grad(), _autocast(device, precision):
+            for start in range(0, len(val_states), batch_size):
+                chunks.append(suffix_logits(model, val_states[start:start + batch_size], k).float().cpu())
+        return _val_metrics(torch.cat(chunks), torch.tensor(np.asarray(validation[1]), dtype=torch.long))
+
+    return logits_of, evaluate
+
+
+def _full_steps(model: TransferModel, texts: list[str], validation: tuple[Sequence[str], np.ndarray] | None, *,
+                k: int, batch_size: int, device: torch.device, precision: str) -> _Steps:
+    """(logits of a batch, validation metrics) through the whole model."""
+
+    def logits_of(idx: Tensor) -> Tensor:
+        return model(model.backbone.preprocess([texts[i] for i in idx.tolist()]))
+
+    def evaluate() -> tuple[float, float] | None:
+        if validation is None or not len(validation[1]):
+            return None
+        logits = torch.from_numpy(predict(model, list(validation[0]), batch_size=batch_size,
+                                          device=device, precision=precision))
+        return _val_metrics(logits, torch.tensor(np.asarray(validation[1]), dtype=torch.long))
+
+    return logits_of, evaluate
+
+
 def finetune(
     model: TransferModel,
     spec: TrainingSpec,
@@ -401,38 +456,11 @@ def finetune(
     y = torch.tensor(np.asarray(train[1]), dtype=torch.long)
     k = frozen_prefix_layers(model) if reuse_frozen_prefix else 0
     precision = spec.precision if device.type == "cuda" else "fp32"
-    if k:
-        t0 = time.perf_counter()
-        train_states = prefix_states(model, texts, k, batch_size=eval_batch_size)
-        val_states = (prefix_states(model, list(validation[0]), k, batch_size=eval_batch_size)
-                      if validation is not None and len(validation[1]) else None)
-        prefix_seconds = time.perf_counter() - t0
-
-        def logits_of(idx: Tensor) -> Tensor:
-            return suffix_logits(model, [train_states[i] for i in idx.tolist()], k)
-
-        def evaluate() -> tuple[float, float] | None:
-            if val_states is None:
-                return None
-            model.eval()
-            chunks = []
-            with torch.no_grad(), _autocast(device, precision):
-                for start in range(0, len(val_states), eval_batch_size):
-                    chunks.append(suffix_logits(model, val_states[start:start + eval_batch_size], k).float().cpu())
-            return _val_metrics(torch.cat(chunks), torch.tensor(np.asarray(validation[1]), dtype=torch.long))
-    else:
-        prefix_seconds = 0.0
-
-        def logits_of(idx: Tensor) -> Tensor:
-            return model(model.backbone.preprocess([texts[i] for i in idx.tolist()]))
-
-        def evaluate() -> tuple[float, float] | None:
-            if validation is None or not len(validation[1]):
-                return None
-            logits = torch.from_numpy(predict(model, list(validation[0]), batch_size=eval_batch_size,
-                                              device=device, precision=precision))
-            return _val_metrics(logits, torch.tensor(np.asarray(validation[1]), dtype=torch.long))
-
+    build = _prefix_steps if k else _full_steps
+    t0 = time.perf_counter()
+    logits_of, evaluate = build(model, texts, validation, k=k, batch_size=eval_batch_size, device=device,
+                                precision=precision)
+    prefix_seconds = time.perf_counter() - t0 if k else 0.0
     result = _fit(model, spec, mode="finetune", n_train=len(y), labels=y, logits_of=logits_of,
                   evaluate=evaluate, device=device, seed=seed, on_epoch=on_epoch, progress=progress,
                   lengths=_lengths(texts) if any(isinstance(t, str) for t in texts[:1]) else None, dist=dist)
