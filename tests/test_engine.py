@@ -202,6 +202,10 @@ def test_validation_refuses_other_modalities_and_missing_capabilities(tmp_path, 
     with pytest.raises(CapabilityError, match="'prune-heads' needs attention-heads") as err:
         load_recipe(heads)
     assert err.value.key == "compression.0.name" and err.value.line is not None
+    for name, needs in (("prune-channels", "conv-blocks"), ("static-int8", "conv-blocks")):  # tiny-mlp has batchnorm
+        conv = write(tmp_path, f'\n[[compression]]\nname = "{name}"\n', name=f"{name}.toml")
+        with pytest.raises(CapabilityError, match=f"'{name}' needs {needs}, which architecture"):
+            load_recipe(conv)
 
 
 def test_a_failing_finish_hook_keeps_the_run_and_the_catalog_skips_partials(tmp_path, vector_zoo):

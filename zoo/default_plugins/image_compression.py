@@ -1,11 +1,16 @@
 """Builtin compression passes for convolutional image backbones.
 
-=================== =========================================================== ==================
+=================== =========================================================== =========================
 Pass                What it does                                                 Needs
-=================== =========================================================== ==================
-``static-int8``     int8 convolutions, BN folded, activations calibrated (FX)    float32, examples
-``prune-channels``  remove the smallest-L1 inner channels of residual blocks     float weights
-=================== =========================================================== ==================
+=================== =========================================================== =========================
+``static-int8``     int8 convolutions, BN folded, activations calibrated (FX)    float32, examples;
+                                                                                 conv-blocks, batchnorm
+``prune-channels``  remove the smallest-L1 inner channels of residual blocks     float weights; conv-blocks
+=================== =========================================================== =========================
+
+The architecture capabilities (``conv-blocks``, ``batchnorm``) are declared by the ``resnet`` and
+``efficientnet`` builders; a recipe that puts these passes on another backbone (a ViT, a text
+encoder) is refused at validation.
 
 See :mod:`zoo.compress.conv`. torch is imported when a pass runs.
 """
@@ -65,9 +70,10 @@ class ImagePassSpec(PassSpec):
 
 IMAGE_PASSES: tuple[tuple[PassSpec, type], ...] = (
     (ImagePassSpec("static-int8", _static_int8, requires=FLOAT32, removes=FLOAT32, adds=frozenset({"quantized"}),
+              capabilities=frozenset({"conv-blocks", "batchnorm"}),
               doc="Static post-training int8 of image backbones: convolutions, folded BatchNorm, ReLU, adds and "
                   "pooling in int8, calibrated on example batches (torch.ao FX)."), StaticInt8Options),
-    (ImagePassSpec("prune-channels", _prune_channels, requires=FLOAT,
+    (ImagePassSpec("prune-channels", _prune_channels, requires=FLOAT, capabilities=frozenset({"conv-blocks"}),
               doc="Structured L1 filter pruning of the inner channels of ResNet and EfficientNet blocks (smaller "
                   "convolutions: faster and smaller)."), PruneChannelsOptions),
 )

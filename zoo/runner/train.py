@@ -336,11 +336,11 @@ def train_head_on_features(
     ``dist``: with several ``torchrun`` processes, each takes its share of every batch under DDP.
     """
     device = torch.device(device)
-    x = torch.as_tensor(np.ascontiguousarray(train[0]), dtype=torch.float32).to(device)
+    x = torch.from_numpy(np.array(train[0], dtype=np.float32)).to(device)  # a copy: cached features are read-only maps
     y = torch.tensor(np.asarray(train[1]), dtype=torch.long)
     xv = yv = None
     if validation is not None and len(validation[1]):
-        xv = torch.as_tensor(np.ascontiguousarray(validation[0]), dtype=torch.float32).to(device)
+        xv = torch.from_numpy(np.array(validation[0], dtype=np.float32)).to(device)
         yv = torch.tensor(np.asarray(validation[1]), dtype=torch.long).to(device)
 
     def evaluate() -> tuple[float, float] | None:
