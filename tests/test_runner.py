@@ -270,6 +270,8 @@ def test_compression_after_training_records_the_trade_off(tmp_path, shared_data,
     assert [p["pass"] for p in comp["passes"]] == ["prune-ffn", "dynamic-int8"]
     assert all(r["throughput"] > 0 for r in rows)  # sentences per second, end to end on the 80 test sentences
     assert rows[1]["throughput_source"].startswith("end to end on 80 texts")
+    # the head's test metric is the final step's score (reused, not predicted a second time)
+    assert result.record["metrics"]["head"]["accuracy"] == rows[-1]["metric"]
     assert "| prune-ffn -> dynamic-int8 |" in capsys.readouterr().err  # the table zoo run prints
     report = (result.run_dir / "report.md").read_text()
     assert "## Compression trade-offs" in report and (result.run_dir / "tradeoff_size.svg").is_file()

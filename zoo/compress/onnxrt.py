@@ -57,7 +57,7 @@ class OrtModule(nn.Module):
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, **_: Any) -> np.ndarray:
         """Embeddings of ``texts`` (the pooled features of a transfer model, the output of an encoder)."""
-        from zoo.export.onnx import longest_first
+        from zoo.onnxgraph import longest_first
 
         names = {o.name for o in self._session().get_outputs()}
         output = "embeddings" if "embeddings" in names else "output"
@@ -69,7 +69,7 @@ class OrtModule(nn.Module):
         return longest_first(texts, batch_size, run)
 
     def _session(self) -> Any:
-        from zoo.export.onnx import session
+        from zoo.onnxgraph import session
 
         threads = torch.get_num_threads()
         if threads not in self._sessions:
@@ -122,7 +122,7 @@ def _example(model: nn.Module, example_inputs: tuple[Any, ...] | None) -> tuple[
     if tokenize is None:
         raise CompressionPassError("needs example inputs to trace a model that cannot tokenize texts",
                                    pass_name="ort-dynamic-int8")
-    from zoo.export.onnx import EXAMPLE_TEXTS
+    from zoo.onnxgraph import EXAMPLE_TEXTS
 
     batch = {k: v.cpu() for k, v in tokenize(EXAMPLE_TEXTS).items()}
     call = "mapping" if hasattr(model, "backbone") else "positional"
@@ -140,7 +140,7 @@ def ort_dynamic_int8(model: nn.Module, *, per_channel: bool = True, reduce_range
         MissingExtraError: onnx/onnxruntime are not installed.
         CompressionPassError: the model is not float32 or cannot be traced.
     """
-    from zoo.export.onnx import TextPreprocessor, onnx_bytes, require_onnx
+    from zoo.onnxgraph import TextPreprocessor, onnx_bytes, require_onnx
 
     _, ort = require_onnx("the ort-dynamic-int8 compression pass")
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -125,7 +125,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     model = args.model
     if model.endswith(".onnx") or Path(model).is_file():
-        from zoo.export.onnx import OnnxModel
+        from zoo.onnxgraph import OnnxModel
 
         onnx_model = OnnxModel(model, threads=args.threads)
         if not onnx_model.has_head:

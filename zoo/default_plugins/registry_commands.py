@@ -266,7 +266,7 @@ def _run_embed(args: argparse.Namespace) -> int:
         print(f"zoo embed: error: --dims {args.dims}: give 0 or more dimensions to print.", file=sys.stderr)
         return 2
     if args.name.endswith(".onnx"):
-        from zoo.export.onnx import OnnxModel
+        from zoo.onnxgraph import OnnxModel
 
         onnx_model = OnnxModel(args.name)
         source = json.loads(onnx_model.metadata.get("zoo.source", "{}"))

@@ -1,7 +1,7 @@
 """Models that leave the zoo: ONNX Runtime files and Hub-format repositories with lineage.
 
 Modules: :mod:`~zoo.export.source` (what a run directory holds, read in one place),
-:mod:`~zoo.export.onnx` (ONNX graphs and running them), :mod:`~zoo.export.targets` (a run or a
+:mod:`~zoo.onnxgraph` (ONNX graphs and running them), :mod:`~zoo.export.targets` (a run or a
 backbone to a checked ONNX file), :mod:`~zoo.export.hub` (a run to a Hub repository directory, a
 registry entry with lineage, pushing and loading it back).
 
@@ -32,9 +32,9 @@ _LAZY = {
     "RunSource": "zoo.export.source",
     "read_run": "zoo.export.source",
     "load_run_model": "zoo.export.source",
-    "OnnxModel": "zoo.export.onnx",
-    "export_onnx": "zoo.export.onnx",
-    "check_parity": "zoo.export.onnx",
+    "OnnxModel": "zoo.onnxgraph",
+    "export_onnx": "zoo.onnxgraph",
+    "check_parity": "zoo.onnxgraph",
     "OnnxExport": "zoo.export.targets",
     "export_run_onnx": "zoo.export.targets",
     "export_backbone_onnx": "zoo.export.targets",

@@ -25,7 +25,7 @@ class OnnxExport:
     """A written ONNX file and the parity check it passed."""
 
     path: Path
-    parity: Any  # zoo.export.onnx.ParityReport
+    parity: Any  # zoo.onnxgraph.ParityReport
     texts_from: str
     size_bytes: int
 
@@ -71,7 +71,7 @@ def run_texts(source: RunSource, n: int = DEFAULT_CHECK_TEXTS) -> list[str]:
 
 
 def _check(model: Any, path: Path, texts: Sequence[str], tolerance: float | None) -> Any:
-    from .onnx import OnnxModel, add_metadata, check_parity
+    from ..onnxgraph import OnnxModel, add_metadata, check_parity
 
     report = check_parity(model, OnnxModel(path, threads=1), texts)
     import json
@@ -92,7 +92,7 @@ def export_run_onnx(run_dir: str | Path, output: str | Path | None = None, *, ch
         ExportError: not a finished run with a head, data for the check unavailable, or the graph
             differs from torch by more than ``tolerance``.
     """
-    from .onnx import export_onnx, require_onnx
+    from ..onnxgraph import export_onnx, require_onnx
 
     require_onnx()
     source = read_run(run_dir)
@@ -111,7 +111,7 @@ def export_backbone_onnx(name: str, output: str | Path | None = None, *, check_t
                          max_seq_length: int | None = None, tolerance: float | None = 1e-4) -> OnnxExport:
     """Export a registered backbone (no head) to ONNX (default ``./NAME.onnx``) and check it on ``check_texts``."""
     from ..builder import load_backbone
-    from .onnx import export_onnx, require_onnx
+    from ..onnxgraph import export_onnx, require_onnx
 
     require_onnx()
     encoder = load_backbone(name).eval()
@@ -120,7 +120,7 @@ def export_backbone_onnx(name: str, output: str | Path | None = None, *, check_t
     path = Path(output) if output else Path(f"{name}.onnx")
     r = encoder.resolved
     export_onnx(encoder, path, source={"backbone": name, "repo_id": r.repo_id, "revision": r.revision})
-    from .onnx import EXAMPLE_TEXTS
+    from ..onnxgraph import EXAMPLE_TEXTS
 
     texts, origin = (list(check_texts), "given texts") if check_texts is not None else (EXAMPLE_TEXTS, "example texts")
     report = _check(encoder, path, texts, tolerance)

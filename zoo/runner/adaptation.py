@@ -149,18 +149,27 @@ def evaluate_target(state: Any) -> None:
 
 
 def _evaluator_predictions(state: Any, part: Any, found: Any, x_test: Any) -> dict[str, Any]:
-    from .evaluate import _params
-
-    def make() -> Any:
-        return part.component.obj(**_params(part.options))
+    from .evaluate import _fit_best, _params, search_space
 
     xs, ys = state.feats("train"), state.splits["train"].labels
+    target, val = state.assembly.target, state.splits.get("validation")
+    params = _params(part.options)
+    space = search_space(part.component, part.options)
+    if space:  # the evaluator's sweep (e.g. the probe's c_grid), chosen on labeled source data only
+        validation = (state.feats("validation"), val.labels) if val is not None else None
+        _, info = _fit_best(part.component.obj, params, space, xs, ys, validation, state.seed)
+        params = {**params, **info["selected"]}
+        state.adaptation.setdefault("evaluator_selection", {})[part.name] = {
+            "selected": info["selected"], "selected_on": info["selected_on"]}
+
+    def make() -> Any:
+        return part.component.obj(**params)
+
     source = make().fit(xs, ys)
     out = {"source_only": source.predict(x_test)}
     if found is None:
         return out
     apart, method = found
-    target, val = state.assembly.target, state.splits.get("validation")
     if method.level == "features":
         x_adapt = state.target_feats("adapt", target.adapt.inputs, target.adapt.fingerprint)
         adapted = method.fit(make, xs, ys, x_adapt, seed=state.seed)

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ExportError, MissingExtraError
+from .errors import ExportError, MissingExtraError
 
 __all__ = [
     "FORMAT",
@@ -81,7 +81,7 @@ class TextPreprocessor:
         from tokenizers import Tokenizer
 
         return cls(Tokenizer.from_str(encoder.tokenizer.to_str()), str(getattr(encoder, "text_prefix", "") or ""),
-                   bool(getattr(encoder, "_do_lower_case", False)), getattr(encoder, "max_seq_length", None))
+                   bool(encoder.preprocessing().get("do_lower_case", False)), getattr(encoder, "max_seq_length", None))
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, str]) -> "TextPreprocessor":
@@ -183,7 +183,7 @@ def export_onnx(model: Any, path: str | Path, *, label_names: Sequence[str] | No
         MissingExtraError: onnx or onnxruntime is not installed.
         ExportError: the model is not a text model with a tokenizer, or labels do not match the head.
     """
-    from .._atomic import write_bytes_atomic
+    from ._atomic import write_bytes_atomic
 
     require_onnx()
     encoder = getattr(model, "backbone", model)
@@ -207,7 +207,7 @@ def export_onnx(model: Any, path: str | Path, *, label_names: Sequence[str] | No
     graph_cpu = graph.to("cpu")
     data = onnx_bytes(graph_cpu, [example[k] for k in INPUTS], input_names=INPUTS, output_names=outputs,
                       dynamic_axes=axes, opset=opset)
-    from .. import __version__
+    from . import __version__
 
     meta = {"zoo.format": FORMAT, "zoo.version": __version__, **TextPreprocessor.of(encoder).metadata(),
             "zoo.embedding": json.dumps({"dim": int(encoder.embedding_dim), "pooling": getattr(encoder, "pooling", None),
@@ -223,7 +223,7 @@ def export_onnx(model: Any, path: str | Path, *, label_names: Sequence[str] | No
 
 def add_metadata(path: str | Path, meta: Mapping[str, str]) -> None:
     """Set ``metadata_props`` entries of an ONNX file in place (atomically)."""
-    from .._atomic import write_bytes_atomic
+    from ._atomic import write_bytes_atomic
 
     path = Path(path)
     write_bytes_atomic(path, _with_metadata(path.read_bytes(), meta))
