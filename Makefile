@@ -6,6 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # torch first, pinned to the CPU build this machine has on disk; pyproject keeps a range for users.
 TORCH  ?= torch==2.13.0
+# pytest-xdist workers for `make test` (0: one process); each test file runs whole on one worker
+# (module fixtures built once), longest files first, and the workers split the cores' threads
+# between them (tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .PHONY: demo test setup setup-test clean
 
@@ -40,7 +44,7 @@ demo: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 test: setup-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) .zoo-demo

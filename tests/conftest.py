@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -14,6 +15,50 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 _ZOO_VARS = ("ZOO_OFFLINE", "ZOO_HOME", "ZOO_REGISTRY", "ZOO_LOCKFILE", "ZOO_CONFIG", "ZOO_PLUGINS_STRICT",
              "ZOO_LOAD_PLUGINS", "ZOO_DISABLE_PLUGINS", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``-n 2``) the workers share the cores: each worker, and
+    every process a test starts, gets its share of threads instead of one per core (torch's default),
+    which would oversubscribe the machine. An explicit ``OMP_NUM_THREADS`` is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+
+# The test files that take longest, longest first (pytest --durations of whole runs on the 2-core
+# machine). They are collected first, so that under xdist (`make test`: --dist loadfile
+# --no-loadscope-reorder) the workers start on them and end together, rather than one worker
+# picking up a long file last while the other idles. A file left out only runs later.
+LONGEST_FIRST = ("test_runner.py", "test_catalog_browser.py", "test_compress.py", "test_export.py",
+                 "test_docs_commands.py", "test_search_runs.py", "test_search_ray.py", "test_distributed.py",
+                 "test_plugins_venv.py", "test_evaluate.py", "test_catalog.py", "test_bert.py", "test_plugins_cli.py",
+                 "test_offline_network.py", "test_conformance.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
+
+
+# Test files that share one xdist worker, so that the session's one Sphinx build (``catalog_site``)
+# is made once, not on both workers.
+SAME_WORKER = {"tests/test_catalog.py": "tests/test_catalog_browser.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile``, with the files of :data:`SAME_WORKER` as one unit of work."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)
+            return SAME_WORKER.get(scope, scope)
+
+    return Scheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -79,6 +79,33 @@ def test_coral_maps_source_covariance_towards_target(digits_shift):
     assert model.predict_proba(Xt).shape == (len(Xt), 10)
 
 
+def test_coral_leaves_scikit_learn_metadata_routing_off():
+    """Importing skada switches routing on process-wide; after CORAL a weighted pipeline fit still works."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    code = """
+import sklearn
+from sklearn.datasets import load_digits
+from zoo.adapt.features import fit_coral
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+X, y = load_digits(return_X_y=True)
+probe = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=200))
+fit_coral(probe, X[:600] / 16, y[:600], X[600:1200] / 16 + 0.1)
+assert sklearn.get_config()["enable_metadata_routing"] is False
+probe().fit(X[:600], y[:600], logisticregression__sample_weight=[1.0] * 600)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_criteria_read_no_target_labels(digits_shift):
     d = digits_shift
     Xt, h = d["shifts"]["noise"], d["h"]

@@ -254,6 +254,7 @@ def test_no_horizontal_overflow_on_a_phone(phone, base_url, rel):
 def test_every_internal_link_resolves_with_no_console_errors(page, base_url, site):
     """Crawl from the landing page: every same-site page loads (200, no console errors), every anchor exists."""
     seen, queue, anchors, problems = set(), deque([base_url + "index.html"]), [], []
+    ids_of: dict[str, set[str]] = {}  # the element ids of each page the crawl loaded
     while queue:
         url = queue.popleft()
         if url in seen:
@@ -265,14 +266,14 @@ def test_every_internal_link_resolves_with_no_console_errors(page, base_url, sit
             continue
         problems += [f"{url}: {e}" for e in page.errors]
         page.errors.clear()
-        ids = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        ids = ids_of[url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
         for href in page.eval_on_selector_all("a[href], link[href]", "els => els.map(e => e.href)"):
             if urlsplit(href).netloc != urlsplit(base_url).netloc:
                 continue
             target, fragment = urldefrag(href)
             target = target.split("?", 1)[0]
             if fragment:
-                anchors.append((url, target, fragment, ids if target == url else None))
+                anchors.append((url, target, fragment))
             if target.endswith(".html") or target.endswith("/"):
                 queue.append(target)
             elif target not in seen:  # stylesheets and other files
@@ -280,11 +281,11 @@ def test_every_internal_link_resolves_with_no_console_errors(page, base_url, sit
                 r = page.request.get(target)
                 if r.status != 200:
                     problems.append(f"{url} -> {target}: HTTP {r.status}")
-    for url, target, fragment, ids in anchors:
-        if ids is None:
+    for url, target, fragment in anchors:
+        if target not in ids_of:  # a page the crawl did not load (a link to a non-HTML target)
             page.goto(target)
-            ids = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
-        if fragment not in ids:
+            ids_of[target] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        if fragment not in ids_of[target]:
             problems.append(f"{url} -> {target}#{fragment}: no such anchor")
     assert problems == []
     pages = {p for p in seen if p.endswith(".html")}

@@ -121,3 +121,33 @@ def test_npz_refuses_object_arrays(tmp_path):
     np.savez(tmp_path / "train.npz", x=np.array([skimage_image("coffee.png")], dtype=object), y=np.array([0]))
     with pytest.raises(DatasetError, match="object arrays"):
         load_npz(NpzOptions(), base_dir=tmp_path, seed=0)
+
+
+@pytest.mark.parametrize("shift", ["rotate30", "noise0.3", "invert"])
+def test_shifted_mnist_stays_uint8_images_an_image_backbone_takes(shared_data, shift):
+    from zoo.data.idx import load_idx
+    from zoo.data.options import IdxOptions
+
+    mnist = shared_data / "mnist"
+    plain = load_idx(IdxOptions(train_images=str(mnist / "t10k-images-idx3-ubyte.gz"),
+                                train_labels=str(mnist / "t10k-labels-idx1-ubyte.gz")), base_dir=mnist, seed=0)
+    bundle = load_idx(IdxOptions(train_images=str(mnist / "t10k-images-idx3-ubyte.gz"),
+                                 train_labels=str(mnist / "t10k-labels-idx1-ubyte.gz"), shift=shift),
+                      base_dir=mnist, seed=0)
+    x = np.asarray(bundle.train.inputs[:64])
+    assert x.dtype == np.uint8 and x.shape == (64, 28, 28)
+    assert not np.array_equal(x, np.asarray(plain.train.inputs[:64]))  # the shift changed the images
+    assert bundle.fingerprint != plain.fingerprint
+    batch = images_to_batch(list(x), ImageInput(size=(32, 32), mean=(0.5,) * 3, std=(0.5,) * 3, channels=3))
+    assert tuple(batch.shape) == (64, 3, 32, 32)
+
+
+def test_sklearn_digit_images_are_scaled_to_the_unit_range():
+    from zoo.data.bundled import load_sklearn
+    from zoo.data.options import SklearnOptions
+
+    for shift in (None, "invert"):
+        bundle = load_sklearn(SklearnOptions(name="digits", shift=shift), base_dir=".", seed=0)
+        x = np.asarray(bundle.train.inputs)
+        assert x.dtype == np.float32 and x.shape == (1797, 8, 8) and 0.0 <= x.min() and x.max() == 1.0
+        images_to_batch(list(x[:8]), ImageInput(size=(32, 32), mean=(0.5,) * 3, std=(0.5,) * 3, channels=3))

@@ -52,7 +52,7 @@ def run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_knn_probe_installs_into_a_fresh_venv_and_is_usable(fresh_venv):
     python, purelib, source = fresh_venv
     cwd = source.parent
-    run(python, "-m", "zoo", "catalog", "build", "--out", "site-before", cwd=cwd)
+    run(python, "-m", "zoo", "catalog", "build", "--out", "site-before", "--no-api", cwd=cwd)
     assert not (cwd / "site-before" / "components" / "evaluator.knn-probe.html").exists()
     run(python, "-m", "zoo", "plugins", "install", "--no-index", "--no-build-isolation", "--no-cache-dir",
         str(source), cwd=cwd)
@@ -66,7 +66,7 @@ def test_knn_probe_installs_into_a_fresh_venv_and_is_usable(fresh_venv):
     assert (knn["distribution"], knn["version"], knn["builtin"], knn["error"]) == ("zoo-knn-probe", "0.1.0", False, None)
 
     # the catalog's next build shows the plugin and its component, with no other change
-    run(python, "-m", "zoo", "catalog", "build", "--out", "site-after", cwd=cwd)
+    run(python, "-m", "zoo", "catalog", "build", "--out", "site-after", "--no-api", cwd=cwd)
     page = cwd / "site-after" / "components" / "evaluator.knn-probe.html"
     assert page.is_file() and "temperature" in page.read_text()
     assert any("knn-probe" in p.name for p in (cwd / "site-after" / "plugins").iterdir())

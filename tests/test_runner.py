@@ -211,13 +211,16 @@ def test_finetune_last_layers_with_llrd_and_gradual_unfreezing(tmp_path, shared_
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:The number of unique classes")
-def test_plan_and_sweep(tmp_path, shared_data, warm_cache):
+def test_plan_and_sweep(tmp_path, shared_data, warm_cache, capsys, monkeypatch):
+    from zoo.cli.main import main
+
     path = write_recipe(tmp_path, shared_data, max_train=120, epochs=2,
                         extra='\n[sweep]\nmethod = "grid"\n[sweep.params]\n"training.lr" = [0.01, 0.1]\n')
-    res = zoo_cli("plan", str(path), cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
-    assert "zoo.default_plugins.heads" in res.stdout and "29,645 trainable" in res.stdout
-    assert "train 120" in res.stdout and "sweep: grid" in res.stdout
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", str(path)]) == 0  # in process; the `zoo` subprocess is the test above
+    out = capsys.readouterr().out
+    assert "zoo.default_plugins.heads" in out and "29,645 trainable" in out
+    assert "train 120" in out and "sweep: grid" in out
 
     from zoo.runner import load_recipe, run_sweep
 
@@ -267,6 +270,8 @@ def test_compression_after_training_records_the_trade_off(tmp_path, shared_data,
     assert [p["pass"] for p in comp["passes"]] == ["prune-ffn", "dynamic-int8"]
     assert all(r["throughput"] > 0 for r in rows)  # sentences per second, end to end on the 80 test sentences
     assert rows[1]["throughput_source"].startswith("end to end on 80 texts")
+    # the head's test metric is the final step's score (reused, not predicted a second time)
+    assert result.record["metrics"]["head"]["accuracy"] == rows[-1]["metric"]
     assert "| prune-ffn -> dynamic-int8 |" in capsys.readouterr().err  # the table zoo run prints
     report = (result.run_dir / "report.md").read_text()
     assert "## Compression trade-offs" in report and (result.run_dir / "tradeoff_size.svg").is_file()

@@ -49,8 +49,14 @@ class CoralClassifier:
 def fit_coral(make_classifier: Callable[[], Any], Xs: np.ndarray, ys: np.ndarray, Xt: np.ndarray, *,
               reg: float = 0.9) -> CoralClassifier:
     """Align ``Xs`` to ``Xt`` with skada's CORAL adapter, then fit the classifier on the aligned source."""
+    import sklearn
+
     try:
-        from skada import CORALAdapter
+        # importing skada turns on scikit-learn's metadata routing for the whole process (which then
+        # refuses e.g. Pipeline.fit(..., step__sample_weight=w)); the adapter is called directly and
+        # needs no routing, so the caller's setting is kept
+        with sklearn.config_context():
+            from skada import CORALAdapter
     except ImportError as exc:
         from ..errors import MissingExtraError
 

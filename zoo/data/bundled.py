@@ -1,7 +1,7 @@
 """The ``sklearn`` loader: small datasets shipped inside scikit-learn (digits, iris, wine, breast_cancer).
 
 There are no files to hash, so the fingerprint covers the scikit-learn version and the sha256
-of the data bytes instead. ``digits`` comes as (N, 8, 8) float64 images with values 0..16
+of the data bytes instead. ``digits`` comes as (N, 8, 8) float32 images scaled from 0..16 to [0, 1]
 (modality "image"); the others as (N, features) float64 tables (modality "vector").
 """
 
@@ -41,12 +41,15 @@ def load_sklearn(options: SklearnOptions | None, *, base_dir: Path, seed: int) -
     opts = ensure_options(SklearnOptions, options)
     raw = getattr(datasets, f"load_{opts.name}")()
     image = opts.modality == "image"
-    inputs = np.asarray(raw.images if image else raw.data)
+    # digit images are 0..16: as images they are scaled to [0, 1] (what image backbones take)
+    inputs = (np.asarray(raw.images, dtype=np.float32) / 16.0) if image else np.asarray(raw.data)
     if opts.shift is not None:
         from .shifts import apply_shift
 
-        shifted = apply_shift(raw.images, opts.shift, maxval=16.0)  # digits are 0..16
-        inputs = shifted if image else shifted.reshape(len(shifted), -1)
+        if image:
+            inputs = apply_shift(inputs, opts.shift, maxval=1.0)
+        else:
+            inputs = apply_shift(raw.images, opts.shift, maxval=16.0).reshape(len(raw.images), -1)
     labels = np.asarray(raw.target, dtype=np.int64)
     names = tuple(str(n) for n in raw.target_names)
     extra = (("sklearn", sklearn.__version__), ("data_sha256", data_sha256(inputs, labels)))

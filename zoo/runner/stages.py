@@ -55,6 +55,9 @@ class RunState:
     timings: dict[str, float] = field(default_factory=dict)
     record: RunRecord | None = None
     adaptation: dict[str, Any] = field(default_factory=dict)
+    scored: tuple[Any, str, Any] | None = None
+    """(model, split, head logits) of the last model compression scored (after its last pass):
+    the head's evaluation of that same final model reuses them instead of predicting again."""
     target_backbone: Any = None
     source_backbone: Any = None
     dist: Any = None
@@ -247,13 +250,16 @@ def compress(state: RunState) -> None:
     score = None
     if state.train_result is not None and target is not None:
         def score(m: Any) -> float:
-            return _head_accuracy(state, m, splits[target])
+            return _head_accuracy(state, m, target)
     data = TrainingData(list(splits["train"].inputs), [int(x) for x in splits["train"].labels])
     texts = list(splits[target or ("validation" if "validation" in splits else "train")].inputs[:THROUGHPUT_TEXTS])
     result = run_passes([(p.component, p.options) for p in passes], model, evaluate=score,
                         example_inputs=(batch,), data=data, seed=state.seed, texts=texts,
                         run_texts=lambda m, chunk: _run_inputs(state, m, chunk))
     state.log(format_table(result.rows))
+    if score is None or state.scored is None or state.scored[0] is not result.model \
+            or result.rows[-1].metric != _score_of(state.scored[2], splits[target]):
+        state.scored = None  # the last score was not of the final model: the head evaluation predicts
     state.assembly.model, state.pristine = result.model, False
     state.features.clear()
     state.compression = {"passes": _plain(result.record), "tradeoffs": [_plain(r.to_dict()) for r in result.rows],
@@ -281,13 +287,24 @@ def _eval_split(state: RunState) -> str | None:
     return "test" if "test" in state.splits else ("validation" if "validation" in state.splits else None)
 
 
-def _head_accuracy(state: RunState, model: Any, split: Any) -> float:
-    import numpy as np
-
+def _head_logits(state: RunState, model: Any, name: str, prefix: int = 0) -> Any:
+    """Head logits of ``model`` on split ``name``."""
     from .train import predict
 
-    logits = predict(model, list(split.inputs), batch_size=state.batch_size, device=state.device)
+    return predict(model, list(state.splits[name].inputs), batch_size=state.batch_size, device=state.device,
+                   precision=state.train_result.precision, prefix_layers=prefix)
+
+
+def _score_of(logits: Any, split: Any) -> float:
+    import numpy as np
+
     return float((logits.argmax(1) == np.asarray(split.labels)).mean())
+
+
+def _head_accuracy(state: RunState, model: Any, name: str) -> float:
+    logits = _head_logits(state, model, name)
+    state.scored = (model, name, logits)
+    return _score_of(logits, state.splits[name])
 
 
 def evaluate(state: RunState) -> None:
@@ -314,7 +331,6 @@ def _evaluate_head(state: RunState) -> None:
     import torch
 
     from .metrics import classification_metrics, confusion_matrix
-    from .train import predict
 
     name, result = _eval_split(state), state.train_result
     if result is None or name is None:
@@ -324,10 +340,10 @@ def _evaluate_head(state: RunState) -> None:
         with torch.no_grad():
             x = torch.as_tensor(state.feats(name)).to(state.device)
             logits = model.head.eval()(x).float().cpu().numpy()
+    elif state.scored is not None and state.scored[0] is model and state.scored[1] == name:
+        logits = state.scored[2]  # compression's last step scored this final model on this split
     else:
-        prefix = result.frozen_prefix_layers if not state.compression else 0
-        logits = predict(model, list(target.inputs), batch_size=state.batch_size, device=state.device,
-                         precision=result.precision, prefix_layers=prefix)
+        logits = _head_logits(state, model, name, result.frozen_prefix_layers if not state.compression else 0)
     pred = logits.argmax(1)
     metrics = dict(classification_metrics(target.labels, pred, seed=state.seed))
     metrics["split"] = name
