@@ -30,7 +30,7 @@ def pytest_configure(config):
 # machine). They are collected first, so that under xdist (`make test`: --dist loadfile
 # --no-loadscope-reorder) the workers start on them and end together, rather than one worker
 # picking up a long file last while the other idles. A file left out only runs later.
-LONGEST_FIRST = ("test_runner.py", "test_catalog_browser.py", "test_compress.py", "test_export.py",
+LONGEST_FIRST = ("test_runner.py", "test_timm_parity.py", "test_catalog_browser.py", "test_compress.py", "test_export.py",
                  "test_docs_commands.py", "test_search_runs.py", "test_search_ray.py", "test_distributed.py",
                  "test_plugins_venv.py", "test_evaluate.py", "test_catalog.py", "test_bert.py", "test_plugins_cli.py",
                  "test_offline_network.py", "test_conformance.py")

@@ -432,6 +432,8 @@ def test_recipe_snippets_validate_against_the_runner():
     recipe = recipe_from_dict(base, check_files=False)
     assert (recipe.backbone.name, recipe.data.loader, recipe.evaluators[0].name) == (
         "all-minilm-l6-v2", "csv", "logistic-probe")
+    image = tomllib.loads(recipe_snippet("resnet20-cifar10", "image"))  # for passes that need conv blocks
+    assert recipe_from_dict(image, check_files=False).data.loader == "image-folder"
     for comp in list_components(manager=catalog_manager()):
         if comp.kind not in ("head", "freezing", "evaluator", "compression", "dataset"):
             continue
@@ -440,4 +442,5 @@ def test_recipe_snippets_validate_against_the_runner():
         if comp.kind == "dataset":
             assert table["data"]["loader"] == comp.name
             continue
-        recipe_from_dict({**base, **table}, check_files=False)
+        needs = frozenset(getattr(comp.obj, "capabilities", ()) or ())
+        recipe_from_dict({**(image if "conv-blocks" in needs else base), **table}, check_files=False)

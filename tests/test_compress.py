@@ -56,10 +56,12 @@ def sentences(shared_data: Path) -> list[str]:
 
 
 @pytest.fixture
-def minilm(warm_cache) -> nn.Module:
+def minilm(request) -> nn.Module:
     """A fresh copy of the real fp32 all-MiniLM-L6-v2 text encoder."""
     if "minilm" not in _CACHE:
         import zoo
+
+        request.getfixturevalue("warm_cache")  # the one load reads the real files from this test's Hub cache
 
         _CACHE["minilm"] = zoo.load_backbone("all-minilm-l6-v2", offline=True).eval()
     return copy.deepcopy(_CACHE["minilm"])

@@ -1,9 +1,11 @@
 """Native image backbones against independent references, on real weights where they exist.
 
-timm cannot be imported beside the CPU torch here (its torchvision dependency's PyPI wheel
-links CUDA torch), so timm key compatibility is checked against key names and parameter
-counts written out from timm's model definitions, and forward passes are checked against
-references written in this file from the papers (functional torch, no zoo code).
+timm cannot be imported beside the project's CPU torch (its torchvision dependency's PyPI
+wheel links CUDA torch), so this file checks timm key compatibility against key names and
+parameter counts written out from timm's model definitions, and forward passes against
+references written here from the papers (functional torch, no zoo code). The comparison with
+timm itself, on timm checkpoints served by the loopback Hub, runs timm in a venv of its own:
+tests/test_timm_parity.py.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ def _backbone(s: _Site, b: dict[str, Any]) -> str:
         "## Measured results", measured_md,
         "## Usage", "### Python", m.fence(python_snippet(name), "python"),
         "### Command line", m.fence(cli_snippet(name), "bash"),
-        "### Recipe", m.fence(recipe_snippet(name), "toml"),
+        "### Recipe", m.fence(recipe_snippet(name, b["modality"]), "toml"),
         "Recipes are run with `zoo run RECIPE`; the other tables are listed on "
         "[the components page](../components/index.md).",
         orphan=True,

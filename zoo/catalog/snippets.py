@@ -47,16 +47,19 @@ def cli_snippet(name: str) -> str:
     return f"zoo info {name}\nzoo pull {name}      # download at the pinned commit and verify\nzoo verify {name}\n"
 
 
-def recipe_snippet(name: str) -> str:
-    """A minimal recipe that probes backbone ``name`` on a CSV dataset (``zoo run RECIPE``)."""
-    return (
-        f"name = {toml_value(name + '-probe')}\n\n"
-        f"[backbone]\nname = {toml_value(name)}\n\n"
-        '[data]\nloader = "csv"\n\n'
-        "[data.options]            # files are relative to the recipe\n"
-        'train = "train.csv"\ntest = "test.csv"\n\n'
-        '[[evaluators]]\nname = "logistic-probe"\n'
-    )
+def recipe_snippet(name: str, modality: str = "text") -> str:
+    """A minimal recipe that probes backbone ``name`` (``zoo run RECIPE``): on a CSV dataset for a
+    text backbone, on folders of images (one sub-folder per class) for an image backbone."""
+    if modality == "image":
+        data = ('[data]\nloader = "image-folder"\n\n'
+                "[data.options]            # folders are relative to the recipe: train/<class>/<image>\n"
+                'train_dir = "train"\ntest_dir = "test"\n\n')
+    else:
+        data = ('[data]\nloader = "csv"\n\n'
+                "[data.options]            # files are relative to the recipe\n"
+                'train = "train.csv"\ntest = "test.csv"\n\n')
+    return (f"name = {toml_value(name + '-probe')}\n\n[backbone]\nname = {toml_value(name)}\n\n" + data
+            + '[[evaluators]]\nname = "logistic-probe"\n')
 
 
 def component_toml(kind: str, name: str, options: list[dict[str, Any]]) -> str:

@@ -116,8 +116,9 @@ def build_timm(entry: Any, resolved: Any, *, device: str = "cpu") -> Any:
             f"Install timm with a torchvision build matching your torch.") from exc
     config = read_config(resolved.snapshot_dir)
     arch = str(config.get("architecture", ""))
-    model = timm.create_model(arch, pretrained=False, num_classes=int(config.get("num_classes", 1000)),
-                              **dict(config.get("model_args", {}) or {}))
+    # timm's save_for_hf repeats num_classes inside model_args: one keyword, config's top level first
+    kwargs = {**dict(config.get("model_args", {}) or {}), "num_classes": int(config.get("num_classes", 1000))}
+    model = timm.create_model(arch, pretrained=False, **kwargs)
     load_into(model, resolved.snapshot_dir / entry.weights_files[0].filename, strict=True)
     backbone = _module_base()(model, config)
     return backbone.to(device).eval()
