@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -40,6 +39,8 @@ import torch
 from image_support import skimage_image
 
 import zoo
+from zoo._hashing import sha256_file
+from zoo._toml import dumps
 from zoo.models.image import ImageInput, images_to_batch
 from zoo.registry import get_registry
 
@@ -150,36 +151,25 @@ def timm_repos(timm_venv, tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]
     return out, logits, inputs
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _serve(hub, monkeypatch, tmp_path: Path, repos: Path, entries: dict[str, tuple[str, str]]) -> Path:
     """Serve each repo on the loopback Hub and write a registry file pinning it:
     ``entries`` maps entry name -> (timm architecture, zoo architecture)."""
     from safetensors.numpy import load_file
 
-    blocks = []
+    backbones = {}
     for name, (arch, zoo_arch) in entries.items():
         folder = repos / arch
         commit = hub.add_repo_from_dir(f"timm-random/{arch}", folder)
         config = json.loads((folder / "config.json").read_text())
         tensors = load_file(folder / "model.safetensors")
         num_params = sum(t.size for k, t in tensors.items() if not k.endswith("num_batches_tracked"))
-        files = ", ".join(f'"{f}" = "{_sha256(folder / f)}"' for f in ("config.json", "model.safetensors"))
-        blocks.append(textwrap.dedent(f"""
-            [backbone."{name}"]
-            architecture = "{zoo_arch}"
-            repo_id = "timm-random/{arch}"
-            revision = "{commit}"
-            modality = "image"
-            license = "apache-2.0"
-            num_params = {num_params}
-            embedding_dim = {int(config.get("num_features"))}
-            files = {{ {files} }}
-        """))
+        backbones[name] = {
+            "architecture": zoo_arch, "repo_id": f"timm-random/{arch}", "revision": commit, "modality": "image",
+            "license": "apache-2.0", "num_params": int(num_params), "embedding_dim": int(config.get("num_features")),
+            "files": {f: sha256_file(folder / f) for f in ("config.json", "model.safetensors")},
+        }
     path = tmp_path / "timm-random.toml"
-    path.write_text("".join(blocks))
+    path.write_text(dumps({"backbone": backbones}))
     monkeypatch.setenv("ZOO_REGISTRY", str(path))
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     get_registry(reload=True)
